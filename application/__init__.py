@@ -1,0 +1,1 @@
+"""Application services: commands and queries over the county's casebook."""

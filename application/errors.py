@@ -1,0 +1,57 @@
+"""The application's errors, mapped to HTTP statuses in one place at the edge.
+
+``ApplicationError``
+ ├── ``NotAuthenticated``   no valid token                                  401
+ ├── ``Forbidden``          role or jurisdiction does not allow it          403
+ ├── ``NotFound``           the resource named in the path does not exist   404
+ ├── ``UnknownReference``   an ID in the input names nothing                422
+ ├── ``VersionMismatch``    If-Match is not the current version             412
+ ├── ``ConcurrentUpdate``   other writes kept winning; nothing recorded     409
+ └── ``AlreadyExists``      a natural key taken (username, community code)  409
+
+Domain errors (``domain.errors``) pass through unchanged: ``InvalidCommand`` is
+422 and ``StateConflict`` 409.
+"""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(ApplicationError):
+    pass
+
+
+class Forbidden(ApplicationError):
+    pass
+
+
+class NotFound(ApplicationError):
+    def __init__(self, kind: str, identifier: str) -> None:
+        super().__init__(f"{kind} {identifier} not found")
+        self.kind = kind
+        self.identifier = identifier
+
+
+class UnknownReference(ApplicationError):
+    def __init__(self, field: str, kind: str, identifier: str) -> None:
+        super().__init__(f"{field}: no {kind} {identifier}")
+        self.field = field
+
+
+class VersionMismatch(ApplicationError):
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(f"version {expected} is not current; the current version is {current}")
+        self.current = current
+
+
+class ConcurrentUpdate(ApplicationError):
+    pass
+
+
+class AlreadyExists(ApplicationError):
+    pass

@@ -1,0 +1,349 @@
+"""Grievance commands and queries: filing, and every step of the case's lifecycle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from application.access import Disclosure
+from application.actors import Actor
+from application.casebook import Casebook, check_version
+from application.errors import Forbidden
+from application.households import Households
+from application.organisation import actor_of
+from application.ports import Clock
+from domain.deadlines import PolicyBook
+from domain.errors import InvalidCommand
+from domain.grievance import Grievance
+from domain.household import Household
+from domain.visit import Visit
+from domain.vocabulary import Role, Urgency, one_of
+
+
+@dataclass(frozen=True)
+class GrievanceView:
+    id: str
+    version: int
+    household_id: str
+    community_id: str
+    grid_id: str
+    category: str
+    urgency: str
+    channel: str
+    summary: str
+    description: str | None
+    received_at: datetime
+    filed_at: datetime
+    visit_id: str | None
+    parties: list[Any] | None
+    status: str
+    level: str
+    assignee_id: str | None
+    respond_by: datetime
+    resolve_by: datetime
+    policy_version: str
+    extended: bool
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+    outcome: str | None
+    reopen_count: int
+    last_rating: str | None
+    merged_into: str | None
+
+
+class Grievances:
+    def __init__(
+        self, book: Casebook, households: Households, policies: PolicyBook, clock: Clock
+    ) -> None:
+        self.book = book
+        self.households = households
+        self.organisation = households.organisation
+        self.access = households.access
+        self.vault = households.vault
+        self.policies = policies
+        self.clock = clock
+
+    def file(
+        self,
+        actor: Actor,
+        *,
+        household_id: str,
+        category: str,
+        urgency: str,
+        channel: str,
+        summary: str,
+        description: str | None = None,
+        received_at: datetime | None = None,
+        visit_id: str | None = None,
+        parties: list[Any] | None = None,
+    ) -> tuple[GrievanceView, int]:
+        """Deadlines count from ``received_at`` (default now), so logging late buys no time."""
+        household = self.book.load_reference(Household, household_id, "household", "household_id")
+        self.access.check_works_cases(actor, household.community_id, household.grid_id)
+        if visit_id:
+            visit = self.book.load_reference(Visit, visit_id, "visit", "visit_id")
+            if visit.household_id != str(household.id):
+                raise InvalidCommand("visit_id names a visit to another household", "visit_id")
+        now = self.clock.now()
+        received = received_at or now
+        policy = self.policies.in_effect_at(received)
+        deadlines = policy.deadlines_for(one_of(Urgency, urgency, "urgency"), received)
+        case = Grievance.file(
+            grievance_id=uuid4(),
+            household_id=str(household.id),
+            community_id=household.community_id,
+            grid_id=household.grid_id,
+            category=category,
+            urgency=urgency,
+            channel=channel,
+            summary=summary,
+            description=description,
+            received_at=received,
+            visit_id=visit_id,
+            parties=self._seal_parties(household, parties),
+            deadlines=deadlines,
+            actor=actor.account_id,
+            now=now,
+        )
+        position = self.book.commit(lambda: [case])
+        return self.view(actor, case), position
+
+    def _seal_parties(self, household: Household, parties: list[Any] | None) -> str | None:
+        # Parties name people, so they are sealed under the filing household's key.
+        if not parties:
+            return None
+        text = json.dumps(parties, ensure_ascii=False)
+        if len(text) > 20_000:
+            raise InvalidCommand("parties is too long", field="parties")
+        return self.vault.seal(household.id, text)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def assign(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        *,
+        assignee_id: str,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self.access.check_supervises(actor, case.community_id, case.grid_id)
+            assignee = self.organisation.caseworker_reference(assignee_id, "assignee_id")
+            if not self.access.covers(actor_of(assignee), case.community_id):
+                raise InvalidCommand(
+                    "assignee_id: that account works outside this case's community",
+                    field="assignee_id",
+                )
+            case.assign(assignee_id=str(assignee.id), note=note, actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def accept(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[GrievanceView, int]:
+        return self._change(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.accept(actor=actor.account_id, now=now),
+        )
+
+    def decline(
+        self, actor: Actor, grievance_id: str, *, reason: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        return self._change(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.decline(reason=reason, actor=actor.account_id, now=now),
+        )
+
+    def note(
+        self, actor: Actor, grievance_id: str, *, text: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        return self._change(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.note(text=text, actor=actor.account_id, now=now),
+        )
+
+    def escalate(
+        self, actor: Actor, grievance_id: str, *, reason: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self._check_assignee_or_supervisor(actor, case, "escalate")
+            case.escalate(reason=reason, actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def extend(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        *,
+        days: int,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self.access.check_supervises(actor, case.community_id, case.grid_id)
+            case.extend(days=days, reason=reason, actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def urge(
+        self, actor: Actor, grievance_id: str, *, note: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self.access.check_supervises(actor, case.community_id, case.grid_id)
+            case.urge(note=note, actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def resolve(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        *,
+        resolution: str,
+        outcome: str,
+        expected_version: int | None = None,
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self._check_assignee_or_supervisor(actor, case, "resolve")
+            case.resolve(resolution=resolution, outcome=outcome, actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def give_feedback(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        *,
+        rating: str,
+        solved: bool,
+        comment: str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[GrievanceView, int]:
+        return self._change(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.give_feedback(
+                rating=rating, solved=solved, comment=comment, actor=actor.account_id, now=now
+            ),
+        )
+
+    def close(
+        self, actor: Actor, grievance_id: str, *, note: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self.access.check_supervises(actor, case.community_id, case.grid_id)
+            case.close(note=note, actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def withdraw(
+        self, actor: Actor, grievance_id: str, *, reason: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        return self._change(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.withdraw(reason=reason, actor=actor.account_id, now=now),
+        )
+
+    def merge(
+        self, actor: Actor, grievance_id: str, *, into: str, expected_version: int | None = None
+    ) -> tuple[GrievanceView, int]:
+        def decide(case: Grievance, now: datetime) -> None:
+            self.access.check_supervises(actor, case.community_id, case.grid_id)
+            target = self.book.load_reference(Grievance, into, "grievance", "into")
+            if target.status == "merged":
+                raise InvalidCommand("into names a case that was itself merged", field="into")
+            case.merge_into(into=str(target.id), actor=actor.account_id, now=now)
+
+        return self._change(actor, grievance_id, expected_version, decide)
+
+    def _check_assignee_or_supervisor(self, actor: Actor, case: Grievance, action: str) -> None:
+        if actor.role is not Role.SUPERVISOR and actor.account_id != case.assignee_id:
+            raise Forbidden(f"only the assignee or a supervisor may {action} this case")
+
+    def _change(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        expected_version: int | None,
+        decide: Callable[[Grievance, datetime], None],
+    ) -> tuple[GrievanceView, int]:
+        changed: list[Grievance] = []
+
+        def attempt() -> list[Grievance]:
+            case = self.book.load(Grievance, grievance_id, "grievance")
+            self.access.check_works_cases(actor, case.community_id, case.grid_id)
+            check_version(case, expected_version)
+            decide(case, self.clock.now())
+            changed[:] = [case]
+            return [case]
+
+        position = self.book.commit(attempt)
+        return self.view(actor, changed[0]), position
+
+    # -- queries --------------------------------------------------------------
+
+    def get(self, actor: Actor, grievance_id: str) -> GrievanceView:
+        case = self.book.load(Grievance, grievance_id, "grievance")
+        self.access.check_reads_cases(actor, case.community_id, case.grid_id)
+        return self.view(actor, case)
+
+    def view(self, actor: Actor, case: Grievance) -> GrievanceView:
+        return GrievanceView(
+            id=str(case.id),
+            version=case.version,
+            household_id=case.household_id,
+            community_id=case.community_id,
+            grid_id=case.grid_id,
+            category=case.category,
+            urgency=case.urgency,
+            channel=case.channel,
+            summary=case.summary,
+            description=case.description,
+            received_at=case.received_at,
+            filed_at=case.created_on,
+            visit_id=case.visit_id,
+            parties=self._parties(actor, case),
+            status=case.status,
+            level=case.level,
+            assignee_id=case.assignee_id,
+            respond_by=case.respond_by,
+            resolve_by=case.resolve_by,
+            policy_version=case.policy_version,
+            extended=case.extended,
+            accepted_at=case.accepted_at,
+            resolved_at=case.resolved_at,
+            resolution=case.resolution,
+            outcome=case.outcome,
+            reopen_count=case.reopen_count,
+            last_rating=case.last_rating,
+            merged_into=case.merged_into,
+        )
+
+    def _parties(self, actor: Actor, case: Grievance) -> list[Any] | None:
+        if case.parties is None:
+            return None
+        if self.access.disclosure(actor, case.community_id, case.grid_id) is not Disclosure.CLEAR:
+            return None
+        text = self.vault.unseal(UUID(case.household_id), case.parties)
+        return None if text is None else list(json.loads(text))

@@ -1,0 +1,286 @@
+"""Household commands and queries: registration, responsibility, tags, employment, life events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from application.access import Disclosure
+from application.actors import Actor
+from application.casebook import Casebook, check_version
+from application.masking import mask_id_number, mask_name, mask_phone
+from application.organisation import Organisation, actor_of
+from application.ports import Clock, PersonalDataVault
+from domain.errors import InvalidCommand
+from domain.household import Household, Sealed
+from domain.record import require_text
+
+
+@dataclass(frozen=True)
+class HouseholdView:
+    id: str
+    version: int
+    community_id: str
+    grid_id: str
+    head_name: str | None
+    phone: str | None
+    id_number: str | None
+    member_count: int
+    address: dict[str, str]
+    origin: dict[str, str]
+    relocated_on: date
+    tags: list[str]
+    labour_force: int
+    employed: int
+    zero_employment: bool
+    contact_cadre_id: str | None
+    life_events: list[dict[str, Any]]
+    erased: bool
+
+
+@dataclass(frozen=True)
+class LifeEventRecorded:
+    life_event_id: str
+    visit_due_by: date
+    household: HouseholdView
+
+
+class Households:
+    def __init__(
+        self, book: Casebook, organisation: Organisation, vault: PersonalDataVault, clock: Clock
+    ) -> None:
+        self.book = book
+        self.organisation = organisation
+        self.access = organisation.access
+        self.vault = vault
+        self.clock = clock
+
+    def register(
+        self,
+        actor: Actor,
+        *,
+        community_id: str,
+        grid_id: str,
+        head_name: str,
+        member_count: int,
+        address: dict[str, Any],
+        origin: dict[str, Any],
+        relocated_on: date,
+        phone: str | None = None,
+        id_number: str | None = None,
+        tags: list[str] | None = None,
+    ) -> tuple[HouseholdView, int]:
+        community = self.organisation.community_reference(community_id)
+        community.check_has_grid(grid_id)
+        self.access.check_works_cases(actor, community_id, grid_id)
+        household_id = uuid4()
+        self.vault.create_key(household_id)
+        sealed = self._seal(household_id, head_name, phone, id_number)
+        household = Household.register(
+            household_id=household_id,
+            community_id=community_id,
+            grid_id=grid_id,
+            sealed=sealed,
+            member_count=member_count,
+            address=address,
+            origin=origin,
+            relocated_on=relocated_on,
+            tags=tags or [],
+            actor=actor.account_id,
+            now=self.clock.now(),
+        )
+        position = self.book.commit(lambda: [household])
+        return self.view(actor, household), position
+
+    def _seal(
+        self, household_id: UUID, head_name: str, phone: str | None, id_number: str | None
+    ) -> Sealed:
+        def seal_optional(value: str | None, field: str, max_length: int) -> str | None:
+            if value is None or not value.strip():
+                return None
+            return self.vault.seal(household_id, require_text(value, field, max_length))
+
+        return Sealed(
+            head_name=self.vault.seal(household_id, require_text(head_name, "head_name", 100)),
+            phone=seal_optional(phone, "phone", 30),
+            id_number=seal_optional(id_number, "id_number", 30),
+        )
+
+    # -- commands on a registered household -----------------------------------
+
+    def assign_contact_cadre(
+        self, actor: Actor, household_id: str, *, cadre_id: str, expected_version: int | None = None
+    ) -> tuple[HouseholdView, int]:
+        def decide(household: Household) -> None:
+            cadre = self.organisation.caseworker_reference(cadre_id, "cadre_id")
+            if not self.access.covers(actor_of(cadre), household.community_id):
+                raise InvalidCommand(
+                    "cadre_id: that account works outside this household's community",
+                    field="cadre_id",
+                )
+            household.assign_contact_cadre(
+                cadre_id=str(cadre.id), actor=actor.account_id, now=self.clock.now()
+            )
+
+        return self._change(actor, household_id, expected_version, decide)
+
+    def move(
+        self,
+        actor: Actor,
+        household_id: str,
+        *,
+        grid_id: str,
+        address: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> tuple[HouseholdView, int]:
+        def decide(household: Household) -> None:
+            self.organisation.community(household.community_id).check_has_grid(grid_id)
+            self.access.check_works_cases(actor, household.community_id, grid_id)
+            household.move(
+                grid_id=grid_id, address=address, actor=actor.account_id, now=self.clock.now()
+            )
+
+        return self._change(actor, household_id, expected_version, decide)
+
+    def change_tags(
+        self,
+        actor: Actor,
+        household_id: str,
+        *,
+        add: list[str],
+        remove: list[str],
+        expected_version: int | None = None,
+    ) -> tuple[HouseholdView, int]:
+        return self._change(
+            actor,
+            household_id,
+            expected_version,
+            lambda h: h.change_tags(
+                add=add, remove=remove, actor=actor.account_id, now=self.clock.now()
+            ),
+        )
+
+    def record_employment(
+        self,
+        actor: Actor,
+        household_id: str,
+        *,
+        labour_force: int,
+        employed: int,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[HouseholdView, int]:
+        return self._change(
+            actor,
+            household_id,
+            expected_version,
+            lambda h: h.record_employment(
+                labour_force=labour_force,
+                employed=employed,
+                note=note,
+                actor=actor.account_id,
+                now=self.clock.now(),
+            ),
+        )
+
+    def report_life_event(
+        self,
+        actor: Actor,
+        household_id: str,
+        *,
+        kind: str,
+        occurred_on: date,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[LifeEventRecorded, int]:
+        life_event_id = str(uuid4())
+        due: list[date] = []
+
+        def decide(household: Household) -> None:
+            due[:] = [
+                household.report_life_event(
+                    life_event_id=life_event_id,
+                    kind=kind,
+                    occurred_on=occurred_on,
+                    note=note,
+                    actor=actor.account_id,
+                    now=self.clock.now(),
+                )
+            ]
+
+        view, position = self._change(actor, household_id, expected_version, decide)
+        return LifeEventRecorded(life_event_id, due[0], view), position
+
+    def _change(
+        self,
+        actor: Actor,
+        household_id: str,
+        expected_version: int | None,
+        decide: Callable[[Household], None],
+    ) -> tuple[HouseholdView, int]:
+        changed: list[Household] = []
+
+        def attempt() -> list[Household]:
+            household = self.book.load(Household, household_id, "household")
+            self.access.check_works_cases(actor, household.community_id, household.grid_id)
+            check_version(household, expected_version)
+            decide(household)
+            changed[:] = [household]
+            return [household]
+
+        position = self.book.commit(attempt)
+        return self.view(actor, changed[0]), position
+
+    # -- queries --------------------------------------------------------------
+
+    def get(self, actor: Actor, household_id: str) -> HouseholdView:
+        household = self.load_readable(actor, household_id)
+        return self.view(actor, household)
+
+    def load_readable(self, actor: Actor, household_id: str) -> Household:
+        household = self.book.load(Household, household_id, "household")
+        self.access.check_reads_cases(actor, household.community_id, household.grid_id)
+        return household
+
+    def view(self, actor: Actor, household: Household) -> HouseholdView:
+        disclosure = self.access.disclosure(actor, household.community_id, household.grid_id)
+        personal = self.personal_data(household, disclosure)
+        return HouseholdView(
+            id=str(household.id),
+            version=household.version,
+            community_id=household.community_id,
+            grid_id=household.grid_id,
+            member_count=household.member_count,
+            address=household.address,
+            origin=household.origin,
+            relocated_on=household.relocated_on,
+            tags=list(household.tags),
+            labour_force=household.labour_force,
+            employed=household.employed,
+            zero_employment=household.zero_employment,
+            contact_cadre_id=household.contact_cadre_id,
+            life_events=[
+                {"life_event_id": key, **value} for key, value in household.life_events.items()
+            ],
+            erased=False,
+            **personal,
+        )
+
+    def personal_data(self, household: Household, disclosure: Disclosure) -> dict[str, str | None]:
+        if disclosure is Disclosure.HIDDEN:
+            return {"head_name": None, "phone": None, "id_number": None}
+        clear = {
+            field: self.vault.unseal(household.id, token) if token else None
+            for field, token in (
+                ("head_name", household.head_name),
+                ("phone", household.phone),
+                ("id_number", household.id_number),
+            )
+        }
+        if disclosure is Disclosure.CLEAR:
+            return clear
+        masks = {"head_name": mask_name, "phone": mask_phone, "id_number": mask_id_number}
+        return {field: masks[field](value) if value else None for field, value in clear.items()}

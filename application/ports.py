@@ -1,0 +1,27 @@
+"""What the application needs from the outside, implemented in infrastructure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in the county's local time."""
+        ...
+
+
+class PersonalDataVault(Protocol):
+    """Seals personal data under a per-household key (crypto-shredding unit)."""
+
+    def create_key(self, household_id: UUID) -> None: ...
+
+    def seal(self, household_id: UUID, plaintext: str) -> str: ...
+
+    def unseal(self, household_id: UUID, token: str) -> str | None:
+        """The plaintext, or ``None`` once the household's key is destroyed."""
+        ...
+
+    def shred(self, household_id: UUID) -> None: ...

@@ -1,0 +1,40 @@
+"""The county's services, wired over one casebook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.casebook import Casebook
+from application.grievances import Grievances
+from application.households import Households
+from application.organisation import Organisation
+from application.ports import Clock, PersonalDataVault
+from application.visits import Visits
+from domain.deadlines import PolicyBook
+
+
+@dataclass
+class CaseServices:
+    book: Casebook
+    clock: Clock
+    vault: PersonalDataVault
+    organisation: Organisation
+    households: Households
+    visits: Visits
+    grievances: Grievances
+
+    @classmethod
+    def wire(
+        cls, book: Casebook, vault: PersonalDataVault, clock: Clock, policies: PolicyBook
+    ) -> CaseServices:
+        organisation = Organisation(book, clock)
+        households = Households(book, organisation, vault, clock)
+        return cls(
+            book=book,
+            clock=clock,
+            vault=vault,
+            organisation=organisation,
+            households=households,
+            visits=Visits(book, households, clock),
+            grievances=Grievances(book, households, policies, clock),
+        )

@@ -1,0 +1,387 @@
+"""A grievance (诉求) or dispute and its way from filing to close-out (销号).
+
+filed → assigned → in_progress → resolved → closed, with decline, escalate,
+extend, urge, reopen on unsatisfied feedback, withdraw and merge (DOMAIN.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.deadlines import MAX_EXTENSION_DAYS, Deadlines
+from domain.errors import InvalidCommand, StateConflict
+from domain.household import optional_text
+from domain.record import CaseRecord, require_aware, require_text
+from domain.vocabulary import (
+    OPEN_STATUSES,
+    Category,
+    GrievanceStatus,
+    IntakeChannel,
+    Level,
+    Outcome,
+    Rating,
+    Urgency,
+    one_of,
+)
+
+Status = GrievanceStatus
+
+
+class Grievance(CaseRecord):
+    TOPIC = "anju:Grievance"
+
+    class Event(CaseRecord.Event):
+        pass
+
+    class Filed(Event, Aggregate.Created):
+        TOPIC = "anju:Grievance.Filed"
+        household_id: str
+        community_id: str
+        grid_id: str
+        category: str
+        urgency: str
+        channel: str
+        summary: str
+        description: str | None
+        received_at: datetime
+        visit_id: str | None
+        parties: str | None  # sealed: parties name people
+        respond_by: datetime
+        resolve_by: datetime
+        policy_version: str
+
+        def apply(self, case: Grievance) -> None:
+            case.household_id = self.household_id
+            case.community_id = self.community_id
+            case.grid_id = self.grid_id
+            case.category = self.category
+            case.urgency = self.urgency
+            case.channel = self.channel
+            case.summary = self.summary
+            case.description = self.description
+            case.received_at = self.received_at
+            case.visit_id = self.visit_id
+            case.parties = self.parties
+            case.respond_by = self.respond_by
+            case.resolve_by = self.resolve_by
+            case.policy_version = self.policy_version
+            case.status = Status.FILED.value
+            case.level = Level.GRID.value
+            case.assignee_id = None
+            case.extended = False
+            case.accepted_at = None
+            case.resolved_at = None
+            case.resolution = None
+            case.outcome = None
+            case.reopen_count = 0
+            case.last_rating = None
+            case.merged_into = None
+
+    Created = Filed
+
+    def __init__(self) -> None:
+        """State comes from the creation event\'s ``apply``."""
+
+    class Assigned(Event):
+        TOPIC = "anju:Grievance.Assigned"
+        assignee_id: str
+        note: str | None
+
+        def apply(self, case: Grievance) -> None:
+            case.assignee_id = self.assignee_id
+            case.status = Status.ASSIGNED.value
+
+    class Accepted(Event):
+        TOPIC = "anju:Grievance.Accepted"
+
+        def apply(self, case: Grievance) -> None:
+            case.status = Status.IN_PROGRESS.value
+            if case.accepted_at is None:
+                case.accepted_at = self.timestamp
+
+    class Declined(Event):
+        TOPIC = "anju:Grievance.Declined"
+        reason: str
+
+        def apply(self, case: Grievance) -> None:
+            case.assignee_id = None
+            case.status = Status.FILED.value
+
+    class Noted(Event):
+        TOPIC = "anju:Grievance.Noted"
+        text: str
+
+    class Escalated(Event):
+        TOPIC = "anju:Grievance.Escalated"
+        reason: str
+        from_level: str
+        to_level: str
+
+        def apply(self, case: Grievance) -> None:
+            case.level = self.to_level
+            case.assignee_id = None
+            case.status = Status.FILED.value
+
+    class Extended(Event):
+        TOPIC = "anju:Grievance.Extended"
+        days: int
+        reason: str
+        resolve_by: datetime
+
+        def apply(self, case: Grievance) -> None:
+            case.extended = True
+            case.resolve_by = self.resolve_by
+
+    class Urged(Event):
+        TOPIC = "anju:Grievance.Urged"
+        note: str
+
+    class Resolved(Event):
+        TOPIC = "anju:Grievance.Resolved"
+        resolution: str
+        outcome: str
+
+        def apply(self, case: Grievance) -> None:
+            case.status = Status.RESOLVED.value
+            case.resolution = self.resolution
+            case.outcome = self.outcome
+            case.resolved_at = self.timestamp
+
+    class FeedbackGiven(Event):
+        TOPIC = "anju:Grievance.FeedbackGiven"
+        rating: str
+        solved: bool
+        comment: str | None
+        reopened: bool
+
+        def apply(self, case: Grievance) -> None:
+            case.last_rating = self.rating
+            if self.reopened:
+                case.status = Status.IN_PROGRESS.value
+                case.reopen_count += 1
+                case.resolved_at = None
+            else:
+                case.status = Status.CLOSED.value
+
+    class Closed(Event):
+        TOPIC = "anju:Grievance.Closed"
+        note: str
+
+        def apply(self, case: Grievance) -> None:
+            case.status = Status.CLOSED.value
+
+    class Withdrawn(Event):
+        TOPIC = "anju:Grievance.Withdrawn"
+        reason: str
+
+        def apply(self, case: Grievance) -> None:
+            case.status = Status.WITHDRAWN.value
+
+    class Merged(Event):
+        TOPIC = "anju:Grievance.Merged"
+        into: str
+
+        def apply(self, case: Grievance) -> None:
+            case.status = Status.MERGED.value
+            case.merged_into = self.into
+
+    household_id: str
+    community_id: str
+    grid_id: str
+    category: str
+    urgency: str
+    channel: str
+    summary: str
+    description: str | None
+    received_at: datetime
+    visit_id: str | None
+    parties: str | None
+    respond_by: datetime
+    resolve_by: datetime
+    policy_version: str
+    status: str
+    level: str
+    assignee_id: str | None
+    extended: bool
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+    outcome: str | None
+    reopen_count: int
+    last_rating: str | None
+    merged_into: str | None
+
+    @classmethod
+    def file(
+        cls,
+        *,
+        grievance_id: UUID,
+        household_id: str,
+        community_id: str,
+        grid_id: str,
+        category: str,
+        urgency: str,
+        channel: str,
+        summary: str,
+        description: str | None,
+        received_at: datetime,
+        visit_id: str | None,
+        parties: str | None,
+        deadlines: Deadlines,
+        actor: str,
+        now: datetime,
+    ) -> Grievance:
+        check_received_at(received_at, now)
+        return cls._create(
+            cls.Filed,
+            id=grievance_id,
+            household_id=household_id,
+            community_id=community_id,
+            grid_id=grid_id,
+            category=one_of(Category, category, "category").value,
+            urgency=one_of(Urgency, urgency, "urgency").value,
+            channel=one_of(IntakeChannel, channel, "channel").value,
+            summary=require_text(summary, "summary", 500),
+            description=optional_text(description, "description"),
+            received_at=received_at,
+            visit_id=visit_id,
+            parties=parties,
+            respond_by=deadlines.respond_by,
+            resolve_by=deadlines.resolve_by,
+            policy_version=deadlines.policy_version,
+            actor=actor,
+            timestamp=now,
+        )
+
+    # -- checks ---------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def check_status(self, *allowed: Status, action: str) -> None:
+        if self.status not in allowed:
+            wanted = " or ".join(status.value for status in allowed)
+            raise StateConflict(
+                f"cannot {action} a case that is {self.status} (must be {wanted})",
+                state=self.status,
+            )
+
+    def check_is_open(self, action: str) -> None:
+        self.check_status(*OPEN_STATUSES, action=action)
+
+    def check_assignee(self, actor: str, action: str) -> None:
+        if actor != self.assignee_id:
+            raise StateConflict(f"only the assignee may {action} this case", state=self.status)
+
+    # -- commands -------------------------------------------------------------
+
+    def assign(self, *, assignee_id: str, note: str | None, actor: str, now: datetime) -> None:
+        self.check_status(Status.FILED, action="assign")
+        self.record(
+            self.Assigned,
+            assignee_id=assignee_id,
+            note=optional_text(note, "note"),
+            actor=actor,
+            now=now,
+        )
+
+    def accept(self, *, actor: str, now: datetime) -> None:
+        self.check_status(Status.ASSIGNED, action="accept")
+        self.check_assignee(actor, "accept")
+        self.record(self.Accepted, actor=actor, now=now)
+
+    def decline(self, *, reason: str, actor: str, now: datetime) -> None:
+        self.check_status(Status.ASSIGNED, action="decline")
+        self.check_assignee(actor, "decline")
+        self.record(
+            self.Declined, reason=require_text(reason, "reason", 2000), actor=actor, now=now
+        )
+
+    def note(self, *, text: str, actor: str, now: datetime) -> None:
+        self.check_is_open("add a note to")
+        self.record(self.Noted, text=require_text(text, "text"), actor=actor, now=now)
+
+    def escalate(self, *, reason: str, actor: str, now: datetime) -> None:
+        self.check_is_open("escalate")
+        to_level = Level(self.level).next_up()
+        if to_level is None:
+            raise StateConflict("the case is already at county level", state=self.status)
+        self.record(
+            self.Escalated,
+            reason=require_text(reason, "reason", 2000),
+            from_level=self.level,
+            to_level=to_level.value,
+            actor=actor,
+            now=now,
+        )
+
+    def extend(self, *, days: int, reason: str, actor: str, now: datetime) -> None:
+        self.check_is_open("extend")
+        if self.extended:
+            raise StateConflict("the deadline has already been extended once", state=self.status)
+        if not 1 <= days <= MAX_EXTENSION_DAYS:
+            raise InvalidCommand(f"days must be between 1 and {MAX_EXTENSION_DAYS}", field="days")
+        self.record(
+            self.Extended,
+            days=days,
+            reason=require_text(reason, "reason", 2000),
+            resolve_by=self.resolve_by + timedelta(days=days),
+            actor=actor,
+            now=now,
+        )
+
+    def urge(self, *, note: str, actor: str, now: datetime) -> None:
+        self.check_is_open("urge")
+        self.record(self.Urged, note=require_text(note, "note"), actor=actor, now=now)
+
+    def resolve(self, *, resolution: str, outcome: str, actor: str, now: datetime) -> None:
+        self.check_status(Status.IN_PROGRESS, action="resolve")
+        self.record(
+            self.Resolved,
+            resolution=require_text(resolution, "resolution"),
+            outcome=one_of(Outcome, outcome, "outcome").value,
+            actor=actor,
+            now=now,
+        )
+
+    def give_feedback(
+        self, *, rating: str, solved: bool, comment: str | None, actor: str, now: datetime
+    ) -> None:
+        """The resident's verdict: unsatisfied reopens the case, anything else closes it."""
+        self.check_status(Status.RESOLVED, action="give feedback on")
+        the_rating = one_of(Rating, rating, "rating")
+        self.record(
+            self.FeedbackGiven,
+            rating=the_rating.value,
+            solved=solved,
+            comment=optional_text(comment, "comment"),
+            reopened=the_rating is Rating.UNSATISFIED,
+            actor=actor,
+            now=now,
+        )
+
+    def close(self, *, note: str, actor: str, now: datetime) -> None:
+        self.check_status(Status.RESOLVED, action="close")
+        self.record(self.Closed, note=require_text(note, "note"), actor=actor, now=now)
+
+    def withdraw(self, *, reason: str, actor: str, now: datetime) -> None:
+        self.check_is_open("withdraw")
+        self.record(
+            self.Withdrawn, reason=require_text(reason, "reason", 2000), actor=actor, now=now
+        )
+
+    def merge_into(self, *, into: str, actor: str, now: datetime) -> None:
+        self.check_is_open("merge")
+        if into == str(self.id):
+            raise InvalidCommand("a case cannot be merged into itself", field="into")
+        self.record(self.Merged, into=into, actor=actor, now=now)
+
+
+def check_received_at(received_at: datetime, now: datetime) -> None:
+    require_aware(received_at, "received_at")
+    if received_at > now:
+        raise InvalidCommand("received_at cannot be in the future", field="received_at")

@@ -1,0 +1,1 @@
+"""Adapters: settings, the event store's configuration, key stores, read-model stores."""

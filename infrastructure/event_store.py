@@ -1,0 +1,99 @@
+"""The event store's configuration: SQLite files by default, a Postgres schema per county.
+
+The library reads its settings from an environment mapping; this module is the
+one place that maps Anju's settings onto it. POSTGRES_ENABLE_DB_FUNCTIONS stays
+off: in 9.5.6 its insert path skips the table lock that keeps positions in
+commit order, and subscribers could skip events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import unquote, urlparse
+
+import psycopg
+from psycopg import sql
+
+from infrastructure.settings import Settings
+
+EVENTS_TABLE_SQLITE = "stored_events"
+
+
+def events_table_postgres(application_name: str) -> str:
+    return f"{application_name.lower()}_events"
+
+
+def event_store_env(settings: Settings) -> dict[str, str]:
+    if settings.database_url:
+        return postgres_env(settings.database_url, settings.county)
+    settings.county_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(settings.county_dir / "events.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+def postgres_env(url: str, schema: str) -> dict[str, str]:
+    parts = urlparse(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("ANJU_DATABASE_URL must be a postgresql:// URL")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+    }
+
+
+def create_postgres_schema(url: str, schema: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def make_postgres_append_only(url: str, schema: str, table: str) -> None:
+    """The events table refuses UPDATE, DELETE and TRUNCATE, whoever asks."""
+    statements = [
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'the event log is append-only: % refused on %',"
+            " TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END $$"
+        ).format(sql.Identifier(schema, "anju_refuse_change")),
+        sql.SQL("DROP TRIGGER IF EXISTS anju_append_only ON {}").format(
+            sql.Identifier(schema, table)
+        ),
+        sql.SQL(
+            "CREATE TRIGGER anju_append_only BEFORE UPDATE OR DELETE ON {}"
+            " FOR EACH ROW EXECUTE FUNCTION {}()"
+        ).format(sql.Identifier(schema, table), sql.Identifier(schema, "anju_refuse_change")),
+        sql.SQL("DROP TRIGGER IF EXISTS anju_no_truncate ON {}").format(
+            sql.Identifier(schema, table)
+        ),
+        sql.SQL(
+            "CREATE TRIGGER anju_no_truncate BEFORE TRUNCATE ON {}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+        ).format(sql.Identifier(schema, table), sql.Identifier(schema, "anju_refuse_change")),
+    ]
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        for statement in statements:
+            conn.execute(statement)
+
+
+def make_sqlite_append_only(path: str) -> None:
+    """The same refusal inside the SQLite file, for anyone writing through SQL."""
+    with sqlite3.connect(path) as db:
+        for operation in ("UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER IF NOT EXISTS anju_append_only_{operation.lower()}"
+                f" BEFORE {operation} ON {EVENTS_TABLE_SQLITE}"
+                f" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
+            )
+    db.close()

@@ -1,0 +1,42 @@
+"""Settings from ``ANJU_*`` environment variables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+COUNTY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANJU_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    county: str = "demo"
+    timezone: str = "Asia/Shanghai"
+    # The master key wraps every household key. Base64 of 32 bytes, or a file holding it.
+    master_key: str | None = None
+    master_key_file: Path | None = None
+    # Demo mode makes a master key file under the data directory when none is given.
+    demo: bool = False
+
+    @field_validator("county")
+    @classmethod
+    def county_is_an_identifier(cls, value: str) -> str:
+        if not COUNTY_PATTERN.match(value):
+            raise ValueError(
+                "ANJU_COUNTY must be lower-case letters, digits and _ (it names a schema)"
+            )
+        return value
+
+    @property
+    def county_dir(self) -> Path:
+        return self.data_dir / self.county
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)
