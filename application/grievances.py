@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 from application.access import Disclosure
 from application.actors import Actor
+from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
 from application.households import Households
@@ -21,7 +22,7 @@ from domain.errors import InvalidCommand
 from domain.grievance import Grievance
 from domain.household import Household
 from domain.visit import Visit
-from domain.vocabulary import Role, Urgency, one_of
+from domain.vocabulary import OPEN_STATUSES, Role, Urgency, one_of
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Grievances:
         self.vault = households.vault
         self.policies = policies
         self.clock = clock
+        self.index = households.index
 
     def file(
         self,
@@ -307,6 +309,43 @@ class Grievances:
         case = self.book.load(Grievance, grievance_id, "grievance")
         self.access.check_reads_cases(actor, case.community_id, case.grid_id)
         return self.view(actor, case)
+
+    def search(
+        self,
+        actor: Actor,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        community_id: str | None = None,
+        assignee_id: str | None = None,
+        household_id: str | None = None,
+        overdue: bool | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[GrievanceView], str | None]:
+        """Cases in the actor's jurisdiction; overdue means open past the resolve deadline."""
+        self.access.check_reads_history(actor)
+        now = self.clock.now()
+        entries = sorted(
+            (
+                entry
+                for entry in self.index.caught_up().grievances.values()
+                if self.access.covers(actor, entry.community_id, entry.grid_id)
+                and status in (None, entry.status)
+                and category in (None, entry.category)
+                and community_id in (None, entry.community_id)
+                and assignee_id in (None, entry.assignee_id)
+                and household_id in (None, entry.household_id)
+                and (
+                    overdue is None
+                    or overdue == (entry.status in OPEN_STATUSES and entry.resolve_by < now)
+                )
+            ),
+            key=lambda entry: (entry.resolve_by, entry.id),
+        )
+        chosen, next_cursor = page(entries, limit, cursor)
+        load = self.book.load
+        return [self.view(actor, load(Grievance, e.id, "grievance")) for e in chosen], next_cursor
 
     def view(self, actor: Actor, case: Grievance) -> GrievanceView:
         return GrievanceView(

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from application.access import Disclosure
 from application.actors import Actor
+from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.organisation import Organisation, actor_of
@@ -57,6 +58,7 @@ class Households:
         self.access = organisation.access
         self.vault = vault
         self.clock = clock
+        self.index = organisation.index
 
     def register(
         self,
@@ -240,6 +242,44 @@ class Households:
         household = self.load_readable(actor, household_id)
         return self.view(actor, household)
 
+    def search(
+        self,
+        actor: Actor,
+        *,
+        community_id: str | None = None,
+        grid_id: str | None = None,
+        tag: str | None = None,
+        zero_employment: bool | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[HouseholdView], str | None]:
+        """Households in the actor's jurisdiction that match every filter given."""
+        self.access.check_reads_history(actor)
+        entries = sorted(
+            (
+                entry
+                for entry in self.index.caught_up().households.values()
+                if self.access.covers(actor, entry.community_id, entry.grid_id)
+                and community_id in (None, entry.community_id)
+                and grid_id in (None, entry.grid_id)
+                and (tag is None or tag in entry.tags)
+                and (
+                    zero_employment is None
+                    or zero_employment == (entry.labour_force > 0 and entry.employed == 0)
+                )
+            ),
+            key=lambda entry: (entry.community_id, entry.grid_id, entry.id),
+        )
+        load = self.book.load
+        if not q:
+            chosen, next_cursor = page(entries, limit, cursor)
+            return [
+                self.view(actor, load(Household, e.id, "household")) for e in chosen
+            ], next_cursor
+        every = (self.view(actor, load(Household, e.id, "household")) for e in entries)
+        return page((view for view in every if matches(view, q)), limit, cursor)
+
     def load_readable(self, actor: Actor, household_id: str) -> Household:
         household = self.book.load(Household, household_id, "household")
         self.access.check_reads_cases(actor, household.community_id, household.grid_id)
@@ -284,3 +324,11 @@ class Households:
             return clear
         masks = {"head_name": mask_name, "phone": mask_phone, "id_number": mask_id_number}
         return {field: masks[field](value) if value else None for field, value in clear.items()}
+
+
+def matches(view: HouseholdView, q: str) -> bool:
+    """Free-text search over what the reader may see: name, address, origin."""
+    haystack = " ".join(
+        [view.head_name or "", *view.address.values(), *view.origin.values(), view.phone or ""]
+    )
+    return q.strip() in haystack

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from application.access import Access
 from application.actors import SYSTEM, Actor
+from application.case_index import CaseIndex
 from application.casebook import Casebook
 from application.errors import AlreadyExists, NotAuthenticated, NotFound
 from application.ports import Clock
@@ -77,9 +78,10 @@ def hash_secret(token: str) -> str:
 
 
 class Organisation:
-    def __init__(self, book: Casebook, clock: Clock) -> None:
+    def __init__(self, book: Casebook, clock: Clock, index: CaseIndex) -> None:
         self.book = book
         self.clock = clock
+        self.index = index
         self.access = Access(self.township_of)
         self._townships: dict[str, str] = {}
 
@@ -123,6 +125,10 @@ class Organisation:
 
     def get_community(self, actor: Actor, code: str) -> CommunityView:
         return community_view(self.community(code))
+
+    def list_communities(self, actor: Actor) -> list[CommunityView]:
+        codes = sorted(self.index.caught_up().communities)
+        return [community_view(self.community(code)) for code in codes]
 
     def township_of(self, code: str) -> str | None:
         if code not in self._townships:
@@ -205,6 +211,11 @@ class Organisation:
             return [token]
 
         return self.book.commit(decide)
+
+    def system_token(self, username: str) -> IssuedToken:
+        """A token for an existing account, issued by the system (CLI and demo set-up)."""
+        token, _ = self._issue_token(SYSTEM, self.account(str(account_key(username))))
+        return token
 
     def authenticate(self, secret: str) -> Actor:
         """The actor a bearer token stands for; ``NotAuthenticated`` if none."""

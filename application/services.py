@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.case_index import CaseIndex
 from application.casebook import Casebook
 from application.grievances import Grievances
 from application.households import Households
@@ -22,12 +23,14 @@ class CaseServices:
     households: Households
     visits: Visits
     grievances: Grievances
+    index: CaseIndex
 
     @classmethod
     def wire(
         cls, book: Casebook, vault: PersonalDataVault, clock: Clock, policies: PolicyBook
     ) -> CaseServices:
-        organisation = Organisation(book, clock)
+        index = CaseIndex(book)
+        organisation = Organisation(book, clock, index)
         households = Households(book, organisation, vault, clock)
         return cls(
             book=book,
@@ -37,4 +40,5 @@ class CaseServices:
             households=households,
             visits=Visits(book, households, clock),
             grievances=Grievances(book, households, policies, clock),
+            index=index,
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import uuid4
 
 from application.actors import Actor
+from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
 from application.households import Households
@@ -62,6 +63,7 @@ class Visits:
         self.households = households
         self.access = households.access
         self.clock = clock
+        self.index = households.index
 
     def log(
         self,
@@ -158,3 +160,32 @@ class Visits:
         household = self.book.load(Household, visit.household_id, "household")
         self.access.check_reads_cases(actor, household.community_id, household.grid_id)
         return visit_view(visit)
+
+    def search(
+        self,
+        actor: Actor,
+        *,
+        household_id: str | None = None,
+        cadre_id: str | None = None,
+        visited_from: datetime | None = None,
+        visited_to: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[VisitView], str | None]:
+        """Visits in the actor's jurisdiction, newest first."""
+        self.access.check_reads_history(actor)
+        entries = sorted(
+            (
+                entry
+                for entry in self.index.caught_up().visits.values()
+                if self.access.covers(actor, entry.community_id, entry.grid_id)
+                and household_id in (None, entry.household_id)
+                and cadre_id in (None, entry.visitor_id)
+                and (visited_from is None or entry.visited_at >= visited_from)
+                and (visited_to is None or entry.visited_at <= visited_to)
+            ),
+            key=lambda entry: (entry.visited_at, entry.id),
+            reverse=True,
+        )
+        chosen, next_cursor = page(entries, limit, cursor)
+        return [visit_view(self.book.load(Visit, e.id, "visit")) for e in chosen], next_cursor

@@ -1,0 +1,44 @@
+"""HTTP conventions shared by the routes: ETag/If-Match and Log-Position."""
+
+from __future__ import annotations
+
+from typing import Annotated, Protocol, TypeVar
+
+from fastapi import Header, Response
+
+from application.errors import VersionMismatch
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(description='The version the change is based on, e.g. "3"'),
+    ] = None,
+) -> int | None:
+    """The version named by If-Match; a value that is no version can never be current."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise VersionMismatch(-1, -1)
+    return int(text)
+
+
+def committed(response: Response, view: V, position: int) -> V:
+    """Headers of a command's answer: the new version and the log position."""
+    response.headers["Log-Position"] = str(position)
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
+
+
+def tagged(response: Response, view: V) -> V:
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
