@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api.bootstrap import County, open_county
 from api.errors import install_error_handlers
+from api.idempotency import Idempotency
 from api.middleware import AccessLog, BodyLimit
 from api.routes import grievances, households, operations, organisation, visits
 from application.ports import Clock
@@ -42,6 +43,7 @@ def create_app(
     install_error_handlers(app)
     for module in (operations, organisation, households, visits, grievances):
         app.include_router(module.router)
+    app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit)
     app.add_middleware(AccessLog)
     return app

@@ -19,6 +19,7 @@ from infrastructure.event_store import (
     make_postgres_append_only,
     make_sqlite_append_only,
 )
+from infrastructure.idempotency import PostgresIdempotencyStore, SQLiteIdempotencyStore
 from infrastructure.keystores import PostgresKeyStore, SQLiteKeyStore
 from infrastructure.settings import Settings
 from infrastructure.vault import MasterKeyError, Vault, load_master_key, new_master_key_text
@@ -29,6 +30,7 @@ class County:
     settings: Settings
     services: CaseServices
     ping: Callable[[], None]
+    idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -61,6 +63,9 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         )
         closers.append(pool.close)
         keys: PostgresKeyStore | SQLiteKeyStore = PostgresKeyStore(pool, settings.county)
+        idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore = PostgresIdempotencyStore(
+            pool, settings.county
+        )
 
         def ping() -> None:
             with pool.connection(timeout=2) as conn:
@@ -68,13 +73,16 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
     else:
         make_sqlite_append_only(env["SQLITE_DBNAME"])
         keys = SQLiteKeyStore(settings.county_dir / "keys.sqlite")
-        closers.append(keys.close)
+        idempotency = SQLiteIdempotencyStore(settings.county_dir / "idempotency.sqlite")
+        closers.extend([keys.close, idempotency.close])
 
         def ping() -> None:
             book.recorder.max_notification_id()
 
     services = CaseServices.wire(book, Vault(keys, master_key), clock, load_policy_book())
-    return County(settings=settings, services=services, ping=ping, closers=closers)
+    return County(
+        settings=settings, services=services, ping=ping, idempotency=idempotency, closers=closers
+    )
 
 
 def master_key_for(settings: Settings) -> bytes:

@@ -88,7 +88,7 @@ class HouseholdRegister(Body):
     grid_id: Code
     head_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ]  # noqa: E501
+    ]
     member_count: Annotated[int, Field(ge=1, le=100)]
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
     id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
