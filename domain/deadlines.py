@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from domain.errors import InvalidCommand
+from domain.record import require_aware
 from domain.vocabulary import LifeEventKind, Urgency
 
 MAX_EXTENSION_DAYS = 30
@@ -65,6 +66,7 @@ class PolicyBook:
             raise ValueError("a policy book needs at least one policy")
 
     def in_effect_at(self, moment: datetime) -> DeadlinePolicy:
+        require_aware(moment, "received_at")
         applicable = [p for p in self._policies if p.effective_from <= moment]
         # A case received before the first policy took effect follows the first one.
         return applicable[-1] if applicable else self._policies[0]

@@ -383,5 +383,6 @@ class Grievance(CaseRecord):
 
 def check_received_at(received_at: datetime, now: datetime) -> None:
     require_aware(received_at, "received_at")
+    require_aware(now, "now")
     if received_at > now:
         raise InvalidCommand("received_at cannot be in the future", field="received_at")

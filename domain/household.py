@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.deadlines import mandatory_visit_due_by
 from domain.errors import InvalidCommand, StateConflict
-from domain.record import CaseRecord, require_text
+from domain.record import CaseRecord, require_aware, require_text
 from domain.vocabulary import HouseholdTag, LifeEventKind, one_of
 
 
@@ -171,6 +171,7 @@ class Household(CaseRecord):
         actor: str,
         now: datetime,
     ) -> Household:
+        require_aware(now, "now")
         if member_count < 1 or member_count > 100:
             raise InvalidCommand("member_count must be between 1 and 100", field="member_count")
         if relocated_on > now.date():

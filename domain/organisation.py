@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, StateConflict
-from domain.record import CaseRecord, natural_id, require_text
+from domain.record import CaseRecord, natural_id, require_aware, require_text
 from domain.vocabulary import Role, one_of
 
 
@@ -66,6 +66,7 @@ class Community(CaseRecord):
     def found(
         cls, *, code: str, name: str, township: str, county: str, actor: str, now: datetime
     ) -> Community:
+        require_aware(now, "now")
         code = require_code(code, "id")
         return cls._create(
             cls.Founded,
@@ -145,6 +146,7 @@ class Account(CaseRecord):
         actor: str,
         now: datetime,
     ) -> Account:
+        require_aware(now, "now")
         username = require_code(username, "username")
         the_role = one_of(Role, role, "role")
         check_scope_fits_role(the_role, community_id, grid_id, township)
@@ -219,6 +221,7 @@ class AccessToken(CaseRecord):
 
     @classmethod
     def issue(cls, *, account_id: str, secret_hash: str, actor: str, now: datetime) -> AccessToken:
+        require_aware(now, "now")
         return cls._create(
             cls.Issued,
             id=natural_id("token", secret_hash),

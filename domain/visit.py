@@ -96,6 +96,7 @@ class Visit(CaseRecord):
         now: datetime,
     ) -> Visit:
         require_aware(visited_at, "visited_at")
+        require_aware(now, "now")
         if visited_at > now:
             raise InvalidCommand("visited_at cannot be in the future", field="visited_at")
         return cls._create(
