@@ -1,14 +1,18 @@
-"""Paged lists: `limit` (default 50, at most 500) and an opaque `cursor`."""
+"""Query parameters shared by reads: paging (`limit`, `cursor`) and `as_of`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 T = TypeVar("T")
 
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="Show the record as the system knew it at this moment"),
+]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size, at most 500")]
 
 

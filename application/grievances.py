@@ -14,6 +14,7 @@ from application.actors import Actor
 from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
+from application.history import HistoryEntry
 from application.households import Households
 from application.organisation import actor_of
 from application.ports import Clock
@@ -305,10 +306,25 @@ class Grievances:
 
     # -- queries --------------------------------------------------------------
 
-    def get(self, actor: Actor, grievance_id: str) -> GrievanceView:
-        case = self.book.load(Grievance, grievance_id, "grievance")
+    def get(
+        self, actor: Actor, grievance_id: str, as_of: datetime | None = None
+    ) -> GrievanceView:
+        """The case now, or as the record stood at ``as_of``."""
+        if as_of is None:
+            case = self.book.load(Grievance, grievance_id, "grievance")
+        else:
+            case = self.households.history.as_of(Grievance, grievance_id, "grievance", as_of)
         self.access.check_reads_cases(actor, case.community_id, case.grid_id)
         return self.view(actor, case)
+
+    def events(self, actor: Actor, grievance_id: str) -> list[HistoryEntry]:
+        """Every event of the case, oldest first."""
+        case = self.book.load(Grievance, grievance_id, "grievance")
+        self.access.check_reads_cases(actor, case.community_id, case.grid_id)
+        history = self.households.history
+        disclosure = self.access.disclosure(actor, case.community_id, case.grid_id)
+        events = history.events(grievance_id, "grievance")
+        return history.entries(events, UUID(case.household_id), disclosure)
 
     def search(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,6 +12,7 @@ from application.access import Disclosure
 from application.actors import Actor
 from application.case_index import page
 from application.casebook import Casebook, check_version
+from application.history import History, HistoryEntry
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.organisation import Organisation, actor_of
 from application.ports import Clock, PersonalDataVault
@@ -59,6 +60,7 @@ class Households:
         self.vault = vault
         self.clock = clock
         self.index = organisation.index
+        self.history = History(book, vault)
 
     def register(
         self,
@@ -238,9 +240,22 @@ class Households:
 
     # -- queries --------------------------------------------------------------
 
-    def get(self, actor: Actor, household_id: str) -> HouseholdView:
-        household = self.load_readable(actor, household_id)
+    def get(
+        self, actor: Actor, household_id: str, as_of: datetime | None = None
+    ) -> HouseholdView:
+        """The household now, or as the record stood at ``as_of``."""
+        if as_of is None:
+            return self.view(actor, self.load_readable(actor, household_id))
+        household = self.history.as_of(Household, household_id, "household", as_of)
+        self.access.check_reads_cases(actor, household.community_id, household.grid_id)
         return self.view(actor, household)
+
+    def events(self, actor: Actor, household_id: str) -> list[HistoryEntry]:
+        """Every event of the household, oldest first."""
+        household = self.load_readable(actor, household_id)
+        disclosure = self.access.disclosure(actor, household.community_id, household.grid_id)
+        events = self.history.events(household_id, "household")
+        return self.history.entries(events, household.id, disclosure)
 
     def search(
         self,

@@ -11,6 +11,7 @@ from application.actors import Actor
 from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
+from application.history import HistoryEntry
 from application.households import Households
 from application.ports import Clock
 from domain.errors import InvalidCommand
@@ -155,11 +156,26 @@ class Visits:
         position = self.book.commit(attempt)
         return visit_view(changed[0]), position
 
-    def get(self, actor: Actor, visit_id: str) -> VisitView:
-        visit = self.book.load(Visit, visit_id, "visit")
+    def get(self, actor: Actor, visit_id: str, as_of: datetime | None = None) -> VisitView:
+        """The visit now, or as the record stood at ``as_of``."""
+        if as_of is None:
+            visit = self.book.load(Visit, visit_id, "visit")
+        else:
+            visit = self.households.history.as_of(Visit, visit_id, "visit", as_of)
+        self._check_reads(actor, visit)
+        return visit_view(visit)
+
+    def events(self, actor: Actor, visit_id: str) -> list[HistoryEntry]:
+        """Every event of the visit, oldest first."""
+        household = self._check_reads(actor, self.book.load(Visit, visit_id, "visit"))
+        history = self.households.history
+        disclosure = self.access.disclosure(actor, household.community_id, household.grid_id)
+        return history.entries(history.events(visit_id, "visit"), household.id, disclosure)
+
+    def _check_reads(self, actor: Actor, visit: Visit) -> Household:
         household = self.book.load(Household, visit.household_id, "household")
         self.access.check_reads_cases(actor, household.community_id, household.grid_id)
-        return visit_view(visit)
+        return household
 
     def search(
         self,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, tagged
-from api.paging import Limit, Page
+from api.paging import AsOf, Limit, Page
 from api.schemas import (
     CloseNote,
     Empty,
@@ -24,6 +24,7 @@ from api.schemas import (
 )
 from api.state import Services
 from application.grievances import GrievanceView
+from application.history import HistoryEntry
 from domain.vocabulary import Category, GrievanceStatus
 
 router = APIRouter(prefix="/v1/grievances", tags=["grievances"])
@@ -82,10 +83,22 @@ def list_grievances(
 
 @router.get("/{grievance_id}", response_model=GrievanceView)
 def get_grievance(
-    grievance_id: str, actor: CurrentActor, services: Services, response: Response
-) -> Answer:
-    """A case as it stands now."""
-    return tagged(response, services.grievances.get(actor, grievance_id))
+    grievance_id: str,
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    as_of: AsOf = None,
+) -> GrievanceView:
+    """The grievance now, or with `as_of` as the record stood at that moment."""
+    return tagged(response, services.grievances.get(actor, grievance_id, as_of=as_of))
+
+
+@router.get("/{grievance_id}/history", response_model=list[HistoryEntry])
+def grievance_history(
+    grievance_id: str, actor: CurrentActor, services: Services
+) -> list[HistoryEntry]:
+    """Every event of the grievance, oldest first, with actor and recorded time."""
+    return services.grievances.events(actor, grievance_id)
 
 
 @router.post("/{grievance_id}/assign", response_model=GrievanceView)

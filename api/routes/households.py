@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, tagged
-from api.paging import Limit, Page
+from api.paging import AsOf, Limit, Page
 from api.schemas import (
     ContactCadreAssign,
     EmploymentRecord,
@@ -18,6 +18,7 @@ from api.schemas import (
     TagsChange,
 )
 from api.state import Services
+from application.history import HistoryEntry
 from application.households import HouseholdView, LifeEventRecorded
 from domain.vocabulary import HouseholdTag
 
@@ -75,10 +76,22 @@ def list_households(
 
 @router.get("/{household_id}", response_model=HouseholdView)
 def get_household(
-    household_id: str, actor: CurrentActor, services: Services, response: Response
+    household_id: str,
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    as_of: AsOf = None,
 ) -> HouseholdView:
-    """A household as it stands now."""
-    return tagged(response, services.households.get(actor, household_id))
+    """The household now, or with `as_of` as the record stood at that moment."""
+    return tagged(response, services.households.get(actor, household_id, as_of=as_of))
+
+
+@router.get("/{household_id}/history", response_model=list[HistoryEntry])
+def household_history(
+    household_id: str, actor: CurrentActor, services: Services
+) -> list[HistoryEntry]:
+    """Every event of the household, oldest first, with actor and recorded time."""
+    return services.households.events(actor, household_id)
 
 
 @router.post("/{household_id}/contact-cadre", response_model=HouseholdView)

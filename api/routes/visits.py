@@ -9,9 +9,10 @@ from pydantic import AwareDatetime
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, tagged
-from api.paging import Limit, Page
+from api.paging import AsOf, Limit, Page
 from api.schemas import Reason, VisitAmend, VisitLog
 from api.state import Services
+from application.history import HistoryEntry
 from application.visits import VisitView
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
@@ -63,10 +64,20 @@ def list_visits(
 
 @router.get("/{visit_id}", response_model=VisitView)
 def get_visit(
-    visit_id: str, actor: CurrentActor, services: Services, response: Response
+    visit_id: str,
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    as_of: AsOf = None,
 ) -> VisitView:
-    """A visit as it stands now."""
-    return tagged(response, services.visits.get(actor, visit_id))
+    """The visit now, or with `as_of` as the record stood at that moment."""
+    return tagged(response, services.visits.get(actor, visit_id, as_of=as_of))
+
+
+@router.get("/{visit_id}/history", response_model=list[HistoryEntry])
+def visit_history(visit_id: str, actor: CurrentActor, services: Services) -> list[HistoryEntry]:
+    """Every event of the visit, oldest first, with actor and recorded time."""
+    return services.visits.events(actor, visit_id)
 
 
 @router.post("/{visit_id}/amend", response_model=VisitView)
