@@ -21,7 +21,7 @@ run: install
 	ANJU_DEMO=1 $(BIN)/anju demo run
 
 lint: install
-	$(BIN)/ruff check domain application infrastructure api tests bench
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
