@@ -20,7 +20,7 @@ from application.errors import (
     UnknownReference,
     VersionMismatch,
 )
-from domain.errors import DomainError, InvalidCommand, StateConflict
+from domain.errors import DomainError, InvalidCommand, NotPermitted, StateConflict
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("anju.errors")
@@ -65,7 +65,7 @@ def status_of(error: ApplicationError | DomainError) -> int:
     match error:
         case NotAuthenticated():
             return 401
-        case Forbidden():
+        case Forbidden() | NotPermitted():
             return 403
         case NotFound():
             return 404

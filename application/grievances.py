@@ -139,9 +139,9 @@ class Grievances:
         def decide(case: Grievance, now: datetime) -> None:
             self.access.check_supervises(actor, case.community_id, case.grid_id)
             assignee = self.organisation.caseworker_reference(assignee_id, "assignee_id")
-            if not self.access.covers(actor_of(assignee), case.community_id):
+            if not self.access.covers(actor_of(assignee), case.community_id, case.grid_id):
                 raise InvalidCommand(
-                    "assignee_id: that account works outside this case's community",
+                    "assignee_id: that account works outside this case's community or grid",
                     field="assignee_id",
                 )
             case.assign(assignee_id=str(assignee.id), note=note, actor=actor.account_id, now=now)
@@ -274,8 +274,10 @@ class Grievances:
         def decide(case: Grievance, now: datetime) -> None:
             self.access.check_supervises(actor, case.community_id, case.grid_id)
             target = self.book.load_reference(Grievance, into, "grievance", "into")
-            if target.status == "merged":
-                raise InvalidCommand("into names a case that was itself merged", field="into")
+            if not self.access.covers(actor, target.community_id, target.grid_id):
+                raise InvalidCommand("into names a case outside your jurisdiction", field="into")
+            if target.status in ("merged", "withdrawn"):
+                raise InvalidCommand(f"into names a case that was {target.status}", field="into")
             case.merge_into(into=str(target.id), actor=actor.account_id, now=now)
 
         return self._change(actor, grievance_id, expected_version, decide)

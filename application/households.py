@@ -120,9 +120,9 @@ class Households:
     ) -> tuple[HouseholdView, int]:
         def decide(household: Household) -> None:
             cadre = self.organisation.caseworker_reference(cadre_id, "cadre_id")
-            if not self.access.covers(actor_of(cadre), household.community_id):
+            if not self.access.covers(actor_of(cadre), household.community_id, household.grid_id):
                 raise InvalidCommand(
-                    "cadre_id: that account works outside this household's community",
+                    "cadre_id: that account works outside this household's community or grid",
                     field="cadre_id",
                 )
             household.assign_contact_cadre(

@@ -2,7 +2,8 @@
 
 ``DomainError``
  ├── ``InvalidCommand``  the input can never be valid (bad value, future time)
- └── ``StateConflict``   the aggregate's current state forbids the command
+ ├── ``StateConflict``   the aggregate's current state forbids the command
+ └── ``NotPermitted``    the rule names someone else (only the assignee may accept)
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class StateConflict(DomainError):
     def __init__(self, message: str, state: str) -> None:
         super().__init__(message)
         self.state = state
+
+
+class NotPermitted(DomainError):
+    """The command is for a particular person, and the actor is not that person."""

@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.deadlines import MAX_EXTENSION_DAYS, Deadlines
-from domain.errors import InvalidCommand, StateConflict
+from domain.errors import InvalidCommand, NotPermitted, StateConflict
 from domain.household import optional_text
 from domain.record import CaseRecord, require_aware, require_text
 from domain.vocabulary import (
@@ -275,7 +275,7 @@ class Grievance(CaseRecord):
 
     def check_assignee(self, actor: str, action: str) -> None:
         if actor != self.assignee_id:
-            raise StateConflict(f"only the assignee may {action} this case", state=self.status)
+            raise NotPermitted(f"only the assignee may {action} this case")
 
     # -- commands -------------------------------------------------------------
 

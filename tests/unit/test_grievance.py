@@ -11,7 +11,7 @@ import pytest
 
 from application.policies import load_policy_book
 from domain.deadlines import Deadlines
-from domain.errors import InvalidCommand, StateConflict
+from domain.errors import InvalidCommand, NotPermitted, StateConflict
 from domain.grievance import Grievance
 from domain.vocabulary import GrievanceStatus, Urgency
 from tests.fakes import SHANGHAI
@@ -325,10 +325,9 @@ def test_assigning_a_filed_case_names_the_assignee():
 def test_only_the_assignee_may_accept_the_case():
     case = case_in("assigned")
 
-    with pytest.raises(StateConflict) as refused:
+    with pytest.raises(NotPermitted):
         case.accept(actor=OTHER_CADRE, now=NOW + timedelta(hours=1))
 
-    assert refused.value.state == "assigned"
     assert case.status == "assigned"
 
 
@@ -355,10 +354,9 @@ def test_declining_sends_the_case_back_to_filed_and_clears_the_assignee():
 def test_only_the_assignee_may_decline_the_case():
     case = case_in("assigned")
 
-    with pytest.raises(StateConflict) as refused:
+    with pytest.raises(NotPermitted):
         case.decline(reason="不归我管", actor=OTHER_CADRE, now=NOW + timedelta(hours=1))
 
-    assert refused.value.state == "assigned"
     assert case.assignee_id == ASSIGNEE
 
 
