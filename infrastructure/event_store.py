@@ -87,8 +87,26 @@ def make_postgres_append_only(url: str, schema: str, table: str) -> None:
             conn.execute(statement)
 
 
+# REPLACE would delete the event it collides with, by position or by version.
+REFUSE_COLLIDING_INSERT_SQLITE = (
+    "CREATE TRIGGER IF NOT EXISTS anju_append_only_replace"
+    " BEFORE INSERT ON stored_events"
+    " WHEN EXISTS (SELECT 1 FROM stored_events WHERE rowid = NEW.rowid"
+    " OR (originator_id = NEW.originator_id AND originator_version = NEW.originator_version))"
+    " BEGIN SELECT RAISE(ABORT, 'the event log is append-only: that event is already recorded');"
+    " END"
+)
+
+
 def make_sqlite_append_only(path: str) -> None:
-    """The same refusal inside the SQLite file, for anyone writing through SQL."""
+    """The same refusal inside the SQLite file, for anyone writing through SQL.
+
+    ``REPLACE`` (``INSERT OR REPLACE``) deletes the row it collides with without
+    firing DELETE triggers (unless ``recursive_triggers`` is on), so an insert that
+    collides with a recorded event, by position (rowid) or by (originator_id,
+    originator_version), is refused too. The library sees this as the usual
+    ``IntegrityError`` of a lost race.
+    """
     with sqlite3.connect(path) as db:
         for operation in ("UPDATE", "DELETE"):
             db.execute(
@@ -96,4 +114,5 @@ def make_sqlite_append_only(path: str) -> None:
                 f" BEFORE {operation} ON {EVENTS_TABLE_SQLITE}"
                 f" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
             )
+        db.execute(REFUSE_COLLIDING_INSERT_SQLITE)
     db.close()
