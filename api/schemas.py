@@ -98,6 +98,10 @@ class HouseholdRegister(Body):
     tags: list[HouseholdTag] = []
 
 
+class Erasure(Body):
+    legal_basis: Text
+
+
 class ContactCadreAssign(Body):
     cadre_id: Identifier
 

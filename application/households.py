@@ -218,6 +218,37 @@ class Households:
         view, position = self._change(actor, household_id, expected_version, decide)
         return LifeEventRecorded(life_event_id, due[0], view), position
 
+    def erase(
+        self,
+        actor: Actor,
+        household_id: str,
+        *,
+        legal_basis: str,
+        expected_version: int | None = None,
+    ) -> tuple[HouseholdView, int]:
+        """Erase a household's personal data on a lawful request (admin).
+
+        The erasure is recorded first; then the household's key is destroyed, so
+        every ciphertext of it, in events, snapshots and copies, becomes unreadable
+        while the history and its verification stay intact.
+        """
+        self.access.check_admin(actor)
+        erased: list[Household] = []
+
+        def attempt() -> list[Household]:
+            household = self.book.load(Household, household_id, "household")
+            check_version(household, expected_version)
+            if household.erased:
+                # A crash between recording and shredding is finished on the repeat.
+                self.vault.shred(household.id)
+            household.erase(legal_basis=legal_basis, actor=actor.account_id, now=self.clock.now())
+            erased[:] = [household]
+            return [household]
+
+        position = self.book.commit(attempt)
+        self.vault.shred(erased[0].id)
+        return self.view(actor, erased[0]), position
+
     def _change(
         self,
         actor: Actor,
@@ -240,9 +271,7 @@ class Households:
 
     # -- queries --------------------------------------------------------------
 
-    def get(
-        self, actor: Actor, household_id: str, as_of: datetime | None = None
-    ) -> HouseholdView:
+    def get(self, actor: Actor, household_id: str, as_of: datetime | None = None) -> HouseholdView:
         """The household now, or as the record stood at ``as_of``."""
         if as_of is None:
             return self.view(actor, self.load_readable(actor, household_id))
@@ -320,12 +349,12 @@ class Households:
             life_events=[
                 {"life_event_id": key, **value} for key, value in household.life_events.items()
             ],
-            erased=False,
+            erased=household.erased,
             **personal,
         )
 
     def personal_data(self, household: Household, disclosure: Disclosure) -> dict[str, str | None]:
-        if disclosure is Disclosure.HIDDEN:
+        if disclosure is Disclosure.HIDDEN or household.erased:
             return {"head_name": None, "phone": None, "id_number": None}
         clear = {
             field: self.vault.unseal(household.id, token) if token else None

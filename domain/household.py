@@ -83,6 +83,7 @@ class Household(CaseRecord):
             household.employed = 0
             household.contact_cadre_id = None
             household.life_events = {}
+            household.erased = False
 
     Created = Registered
 
@@ -140,6 +141,15 @@ class Household(CaseRecord):
                 "visit_due_by": self.visit_due_by,
             }
 
+    class Erased(Event):
+        """The household's key was destroyed: its personal data is unreadable everywhere."""
+
+        TOPIC = "anju:Household.Erased"
+        legal_basis: str
+
+        def apply(self, household: Household) -> None:
+            household.erased = True
+
     community_id: str
     grid_id: str
     head_name: str  # ciphertext, like phone and id_number
@@ -154,6 +164,7 @@ class Household(CaseRecord):
     employed: int
     contact_cadre_id: str | None
     life_events: dict[str, dict[str, Any]]
+    erased: bool
 
     @classmethod
     def register(
@@ -276,6 +287,17 @@ class Household(CaseRecord):
             now=now,
         )
         return self.life_events[life_event_id]["visit_due_by"]  # type: ignore[no-any-return]
+
+    def erase(self, *, legal_basis: str, actor: str, now: datetime) -> None:
+        """Record a lawful erasure (crypto-shredding happens outside, in the key store)."""
+        if self.erased:
+            raise StateConflict("the household's personal data is already erased", state="erased")
+        self.record(
+            self.Erased,
+            legal_basis=require_text(legal_basis, "legal_basis", 2000),
+            actor=actor,
+            now=now,
+        )
 
     def check_has_life_event(self, life_event_id: str) -> dict[str, Any]:
         try:

@@ -12,6 +12,7 @@ from api.paging import AsOf, Limit, Page
 from api.schemas import (
     ContactCadreAssign,
     EmploymentRecord,
+    Erasure,
     HouseholdMove,
     HouseholdRegister,
     LifeEventReport,
@@ -197,3 +198,24 @@ def report_life_event(
     response.headers["ETag"] = f'"{recorded.household.version}"'
     response.headers["Log-Position"] = str(position)
     return recorded
+
+
+@router.post("/{household_id}/erase", response_model=HouseholdView)
+def erase_household(
+    household_id: str,
+    body: Erasure,
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    version: IfMatch,
+) -> HouseholdView:
+    """Erase the household's personal data on a lawful request (admin).
+
+    Its key is destroyed: name, phone and ID number become unreadable everywhere
+    (`erased: true`, personal fields `null`), while its history and the log stay
+    verifiable.
+    """
+    view, position = services.households.erase(
+        actor, household_id, legal_basis=body.legal_basis, expected_version=version
+    )
+    return committed(response, view, position)
