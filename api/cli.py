@@ -11,6 +11,9 @@ from rich.progress import Progress
 
 from api.bootstrap import County, open_county
 from api.logs import configure_logging
+from application.demo import DemoClock, demo_accounts, seed_demo
+from application.policies import load_policy_book
+from application.services import CaseServices
 from infrastructure.settings import Settings
 
 app = typer.Typer(help="Anju 安居: casework for resettlement communities.", no_args_is_help=True)
@@ -97,11 +100,6 @@ def _has_events(county: County) -> bool:
 
 
 def _seed(county: County, households: int, weeks: int) -> None:
-    from application.demo import DemoClock, seed_demo
-
-    from application.policies import load_policy_book
-    from application.services import CaseServices
-
     clock = DemoClock.ending_now(county.settings.timezone, weeks=weeks)
     services = CaseServices.wire(county.book, county.services.vault, clock, load_policy_book())
     with Progress(transient=True) as bar:
@@ -117,8 +115,6 @@ def _seed(county: County, households: int, weeks: int) -> None:
 
 def _print_tokens(county: County) -> None:
     """A fresh token for one account of each demo role, saved beside the data."""
-    from application.demo import demo_accounts
-
     org = county.services.organisation
     lines = []
     for role, username in demo_accounts():
