@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from api.bootstrap import County, open_county
-from api.errors import install_error_handlers
+from api.errors import PROBLEM, V1_PROBLEMS, install_error_handlers
 from api.idempotency import Idempotency
 from api.middleware import AccessLog, BodyLimit
 from api.routes import grievances, households, operations, organisation, visits
@@ -41,9 +43,30 @@ def create_app(
 
     app = FastAPI(title="Anju 安居", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    for module in (operations, organisation, households, visits, grievances):
-        app.include_router(module.router)
+    app.include_router(operations.router)
+    for module in (organisation, households, visits, grievances):
+        app.include_router(module.router, responses=V1_PROBLEMS)
+    app.openapi = lambda: problem_media_types(app)  # type: ignore[method-assign]
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimit)
     app.add_middleware(AccessLog)
     return app
+
+
+def problem_media_types(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with every error described as application/problem+json."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for operations_of_path in schema.get("paths", {}).values():
+            for operation in operations_of_path.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[0] in "45" and "application/json" in content:
+                        content[PROBLEM] = content.pop("application/json")
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import (
@@ -17,6 +18,7 @@ from application.errors import (
     Forbidden,
     NotAuthenticated,
     NotFound,
+    NotYetConsistent,
     UnknownReference,
     VersionMismatch,
 )
@@ -39,6 +41,30 @@ TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+
+
+class ProblemItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457). 409 adds the current `state`; 412 the `current_version`."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemItem] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route may answer, as problem+json."""
+    return {status: {"model": Problem, "description": TITLES[status]} for status in statuses}
+
+
+V1_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422, 503)
 
 
 def problem(
@@ -75,6 +101,8 @@ def status_of(error: ApplicationError | DomainError) -> int:
             return 412
         case ConcurrentUpdate() | AlreadyExists() | StateConflict():
             return 409
+        case NotYetConsistent():
+            return 503
     return 400
 
 
@@ -96,6 +124,8 @@ def problem_for(error: ApplicationError | DomainError) -> JSONResponse:
     if isinstance(error, UnknownReference):
         errors = [{"loc": ["body", error.field], "msg": error.message}]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
     return problem(status, error.message, errors=errors, headers=headers, **extra)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Protocol, TypeVar
+from urllib.parse import quote
 
 from fastapi import Header, Response
 
@@ -42,3 +43,8 @@ def committed(response: Response, view: V, position: int) -> V:
 def tagged(response: Response, view: V) -> V:
     response.headers["ETag"] = f'"{view.version}"'
     return view
+
+
+def located(response: Response, *segments: str) -> None:
+    """Location of the created resource; IDs may hold any text, so each is percent-encoded."""
+    response.headers["Location"] = "/v1/" + "/".join(quote(part, safe="") for part in segments)

@@ -19,6 +19,7 @@ from infrastructure.idempotency import Claim, StoredAnswer
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.02
 MAX_KEY_LENGTH = 200
+KEY_LOC = ["header", "Idempotency-Key"]
 
 
 class IdempotencyStore(Protocol):
@@ -41,7 +42,8 @@ class Idempotency:
             return
         key = key_bytes.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH:
-            await problem(422, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")(
+            message = f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
+            await problem(422, message, errors=[{"loc": KEY_LOC, "msg": message}])(
                 scope, receive, send
             )
             return
@@ -53,7 +55,8 @@ class Idempotency:
         ).hexdigest()
         claim = await self._claim(store, caller, key, fingerprint)
         if claim.outcome == "mismatch":
-            await problem(422, "this Idempotency-Key was used with another request")(
+            message = "this Idempotency-Key was used with another request"
+            await problem(422, message, errors=[{"loc": KEY_LOC, "msg": message}])(
                 scope, receive, send
             )
         elif claim.outcome == "answer" and claim.answer is not None:

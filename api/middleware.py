@@ -15,44 +15,53 @@ MAX_BODY = 1024 * 1024
 access_log = structlog.get_logger("anju.access")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """Refuses a body over 1 MiB with 413, whether declared or streamed."""
+    """Refuses a body over 1 MiB with 413, whether declared or streamed.
+
+    The body is read here, up to the limit, before any route sees it, so an
+    oversized chunked body is refused as such and never half-parsed.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            await self._refuse(scope, receive, send)
+            await too_large(scope, receive, send)
             return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > MAX_BODY:
-                    raise BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await self._refuse(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "the request body is larger than 1 MiB")
-        await response(scope, receive, send)
+        await self.app(scope, replay, send)
+
+
+async def too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await problem(413, "the request body is larger than 1 MiB")(scope, receive, send)
 
 
 class AccessLog:

@@ -13,6 +13,10 @@ AsOf = Annotated[
     AwareDatetime | None,
     Query(description="Show the record as the system knew it at this moment"),
 ]
+ConsistentWith = Annotated[
+    int | None,
+    Query(ge=0, description="Answer only once the read side has processed this log position"),
+]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size, at most 500")]
 
 

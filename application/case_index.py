@@ -9,12 +9,14 @@ returns are read from the aggregates, with access and masking applied there.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from application.casebook import Casebook
+from application.errors import NotYetConsistent
 from domain.grievance import Grievance
 from domain.household import Household
 from domain.organisation import Account, Community
@@ -95,6 +97,16 @@ class CaseIndex:
             Grievance.Merged,
         }
         self._topics = [str(cls.TOPIC) for cls in [*self._handlers, *self._status_events]]
+
+    def wait_for(self, position: int | None, seconds: float = 10.0) -> None:
+        """Return once the log holds ``position`` (lists then fold up to the head)."""
+        if position is None:
+            return
+        deadline = time.monotonic() + seconds
+        while (self.book.recorder.max_notification_id() or 0) < position:
+            if time.monotonic() > deadline:
+                raise NotYetConsistent(position, seconds)
+            time.sleep(0.05)
 
     def caught_up(self) -> IndexTables:
         """The tables, after folding every event recorded so far."""

@@ -7,7 +7,8 @@
  ├── ``UnknownReference``   an ID in the input names nothing                422
  ├── ``VersionMismatch``    If-Match is not the current version             412
  ├── ``ConcurrentUpdate``   other writes kept winning; nothing recorded     409
- └── ``AlreadyExists``      a natural key taken (username, community code)  409
+ ├── ``AlreadyExists``      a natural key taken (username, community code)  409
+ └── ``NotYetConsistent``   the read side has not reached a log position    503
 
 Domain errors (``domain.errors``) pass through unchanged: ``InvalidCommand`` is
 422 and ``StateConflict`` 409.
@@ -55,3 +56,8 @@ class ConcurrentUpdate(ApplicationError):
 
 class AlreadyExists(ApplicationError):
     pass
+
+
+class NotYetConsistent(ApplicationError):
+    def __init__(self, position: int, seconds: float) -> None:
+        super().__init__(f"log position {position} was not reached within {seconds:g} s")

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from api.auth import CurrentActor
-from api.http import committed, expected_version, tagged
-from api.paging import AsOf, Limit, Page
+from api.http import committed, expected_version, located, tagged
+from api.paging import AsOf, ConsistentWith, Limit, Page
 from api.schemas import (
     CloseNote,
     Empty,
@@ -49,7 +49,7 @@ def file_grievance(
         visit_id=body.visit_id,
         parties=body.parties,
     )
-    response.headers["Location"] = f"/v1/grievances/{view.id}"
+    located(response, "grievances", view.id)
     return committed(response, view, position)
 
 
@@ -59,6 +59,7 @@ def list_grievances(
     services: Services,
     limit: Limit = 50,
     cursor: str | None = None,
+    consistent_with: ConsistentWith = None,
     status: GrievanceStatus | None = None,
     category: Category | None = None,
     community_id: str | None = None,
@@ -67,6 +68,7 @@ def list_grievances(
     overdue: bool | None = None,
 ) -> Page[GrievanceView]:
     """Cases in your jurisdiction, soonest resolve deadline first."""
+    services.index.wait_for(consistent_with)
     items, next_cursor = services.grievances.search(
         actor,
         status=status.value if status else None,

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import CurrentActor
-from api.http import committed, expected_version, tagged
-from api.paging import AsOf, Limit, Page
+from api.http import committed, expected_version, located, tagged
+from api.paging import AsOf, ConsistentWith, Limit, Page
 from api.schemas import (
     ContactCadreAssign,
     EmploymentRecord,
@@ -45,7 +45,7 @@ def register_household(
         relocated_on=body.relocated_on,
         tags=[tag.value for tag in body.tags],
     )
-    response.headers["Location"] = f"/v1/households/{view.id}"
+    located(response, "households", view.id)
     return committed(response, view, position)
 
 
@@ -55,6 +55,7 @@ def list_households(
     services: Services,
     limit: Limit = 50,
     cursor: str | None = None,
+    consistent_with: ConsistentWith = None,
     community_id: str | None = None,
     grid_id: str | None = None,
     tag: HouseholdTag | None = None,
@@ -62,6 +63,7 @@ def list_households(
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[HouseholdView]:
     """Households in your jurisdiction, filtered."""
+    services.index.wait_for(consistent_with)
     items, next_cursor = services.households.search(
         actor,
         community_id=community_id,
@@ -194,7 +196,7 @@ def report_life_event(
         note=body.note,
         expected_version=version,
     )
-    response.headers["Location"] = f"/v1/households/{household_id}"
+    located(response, "households", household_id)
     response.headers["ETag"] = f'"{recorded.household.version}"'
     response.headers["Log-Position"] = str(position)
     return recorded

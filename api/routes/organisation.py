@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.auth import CurrentActor
-from api.http import committed, tagged
+from api.http import committed, located, tagged
 from api.schemas import AccountCreate, CommunityCreate, GridCreate
 from api.state import Services
 from application.organisation import AccountView, CommunityView, IssuedToken
@@ -21,7 +21,7 @@ def found_community(
     view, position = services.organisation.found_community(
         actor, code=body.id, name=body.name, township=body.township, county=body.county
     )
-    response.headers["Location"] = f"/v1/communities/{view.id}"
+    located(response, "communities", view.id)
     return committed(response, view, position)
 
 
@@ -41,7 +41,7 @@ def add_grid(
     view, position = services.organisation.add_grid(
         actor, community_id, code=body.id, name=body.name
     )
-    response.headers["Location"] = f"/v1/communities/{community_id}"
+    located(response, "communities", community_id)
     return committed(response, view, position)
 
 
@@ -73,7 +73,7 @@ def open_account(
         grid_id=body.grid_id,
         township=body.township,
     )
-    response.headers["Location"] = f"/v1/accounts/{view.id}"
+    located(response, "accounts", view.id)
     return committed(response, view, position)
 
 
@@ -85,7 +85,7 @@ def issue_token(
 ) -> IssuedToken:
     """Issue a bearer token (admin). The token is shown once; only its hash is kept."""
     token, position = services.organisation.issue_token(actor, account_id)
-    response.headers["Location"] = f"/v1/accounts/{account_id}/tokens/{token.id}"
+    located(response, "accounts", account_id, "tokens", token.id)
     response.headers["Log-Position"] = str(position)
     return token
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime
 
 from api.auth import CurrentActor
-from api.http import committed, expected_version, tagged
-from api.paging import AsOf, Limit, Page
+from api.http import committed, expected_version, located, tagged
+from api.paging import AsOf, ConsistentWith, Limit, Page
 from api.schemas import Reason, VisitAmend, VisitLog
 from api.state import Services
 from application.history import HistoryEntry
@@ -34,7 +34,7 @@ def log_visit(
         life_event_id=body.life_event_id,
         grievance_id=body.grievance_id,
     )
-    response.headers["Location"] = f"/v1/visits/{view.id}"
+    located(response, "visits", view.id)
     return committed(response, view, position)
 
 
@@ -44,12 +44,14 @@ def list_visits(
     services: Services,
     limit: Limit = 50,
     cursor: str | None = None,
+    consistent_with: ConsistentWith = None,
     household_id: str | None = None,
     cadre_id: str | None = None,
     visited_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     visited_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> Page[VisitView]:
     """Visits in your jurisdiction, newest first."""
+    services.index.wait_for(consistent_with)
     items, next_cursor = services.visits.search(
         actor,
         household_id=household_id,
