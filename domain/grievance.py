@@ -13,8 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.deadlines import MAX_EXTENSION_DAYS, Deadlines
 from domain.errors import InvalidCommand, NotPermitted, StateConflict
-from domain.household import optional_text
-from domain.record import CaseRecord, require_aware, require_text
+from domain.record import CaseRecord, optional_text, require_aware, require_text
 from domain.vocabulary import (
     OPEN_STATUSES,
     Category,

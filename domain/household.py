@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.deadlines import mandatory_visit_due_by
 from domain.errors import InvalidCommand, StateConflict
-from domain.record import CaseRecord, require_aware, require_text
+from domain.record import CaseRecord, optional_text, require_aware, require_text
 from domain.vocabulary import HouseholdTag, LifeEventKind, one_of
 
 
@@ -306,9 +306,3 @@ class Household(CaseRecord):
             raise InvalidCommand(
                 f"household has no life event {life_event_id}", field="life_event_id"
             ) from None
-
-
-def optional_text(value: str | None, field: str, max_length: int = 10_000) -> str | None:
-    if value is None or not value.strip():
-        return None
-    return require_text(value, field, max_length)

@@ -51,3 +51,9 @@ def require_text(value: str | None, field: str, max_length: int = 10_000) -> str
     if len(text) > max_length:
         raise InvalidCommand(f"{field} is longer than {max_length} characters", field=field)
     return text
+
+
+def optional_text(value: str | None, field: str, max_length: int = 10_000) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return require_text(value, field, max_length)

@@ -8,8 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, StateConflict
-from domain.household import optional_text
-from domain.record import CaseRecord, require_aware, require_text
+from domain.record import CaseRecord, optional_text, require_aware, require_text
 from domain.vocabulary import VisitChannel, VisitPurpose, one_of
 
 # A visit recorded more than this long after it happened is late-logged (补录).
