@@ -15,10 +15,6 @@ class Actor:
     grid_id: str | None = None
     township: str | None = None
 
-    @property
-    def county_wide(self) -> bool:
-        return not (self.community_id or self.township)
-
 
 # The account that system processes (bootstrap, the deadline watcher) act as.
 SYSTEM = Actor(account_id="system", role=Role.ADMIN)

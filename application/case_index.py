@@ -19,7 +19,7 @@ from application.casebook import Casebook
 from application.errors import NotYetConsistent
 from domain.grievance import Grievance
 from domain.household import Household
-from domain.organisation import Account, Community
+from domain.organisation import Community
 from domain.visit import Visit
 
 BATCH = 2000
@@ -61,7 +61,6 @@ class GrievanceEntry:
 @dataclass
 class IndexTables:
     communities: dict[str, str] = field(default_factory=dict)  # code -> aggregate id
-    accounts: dict[str, str] = field(default_factory=dict)  # account id -> username
     households: dict[str, HouseholdEntry] = field(default_factory=dict)
     visits: dict[str, VisitEntry] = field(default_factory=dict)
     grievances: dict[str, GrievanceEntry] = field(default_factory=dict)
@@ -75,7 +74,6 @@ class CaseIndex:
         self._lock = threading.Lock()
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Community.Founded: self._community_founded,
-            Account.Opened: self._account_opened,
             Household.Registered: self._household_registered,
             Household.Moved: self._household_moved,
             Household.TagsChanged: self._tags_changed,
@@ -136,9 +134,6 @@ class CaseIndex:
 
     def _community_founded(self, event: Community.Founded) -> None:
         self.tables.communities[event.code] = str(event.originator_id)
-
-    def _account_opened(self, event: Account.Opened) -> None:
-        self.tables.accounts[str(event.originator_id)] = event.username
 
     def _household_registered(self, event: Household.Registered) -> None:
         key = str(event.originator_id)

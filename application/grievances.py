@@ -200,20 +200,24 @@ class Grievances:
         reason: str,
         expected_version: int | None = None,
     ) -> tuple[GrievanceView, int]:
-        def decide(case: Grievance, now: datetime) -> None:
-            self.access.check_supervises(actor, case.community_id, case.grid_id)
-            case.extend(days=days, reason=reason, actor=actor.account_id, now=now)
-
-        return self._change(actor, grievance_id, expected_version, decide)
+        return self._supervised(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.extend(
+                days=days, reason=reason, actor=actor.account_id, now=now
+            ),
+        )
 
     def urge(
         self, actor: Actor, grievance_id: str, *, note: str, expected_version: int | None = None
     ) -> tuple[GrievanceView, int]:
-        def decide(case: Grievance, now: datetime) -> None:
-            self.access.check_supervises(actor, case.community_id, case.grid_id)
-            case.urge(note=note, actor=actor.account_id, now=now)
-
-        return self._change(actor, grievance_id, expected_version, decide)
+        return self._supervised(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.urge(note=note, actor=actor.account_id, now=now),
+        )
 
     def resolve(
         self,
@@ -252,11 +256,12 @@ class Grievances:
     def close(
         self, actor: Actor, grievance_id: str, *, note: str, expected_version: int | None = None
     ) -> tuple[GrievanceView, int]:
-        def decide(case: Grievance, now: datetime) -> None:
-            self.access.check_supervises(actor, case.community_id, case.grid_id)
-            case.close(note=note, actor=actor.account_id, now=now)
-
-        return self._change(actor, grievance_id, expected_version, decide)
+        return self._supervised(
+            actor,
+            grievance_id,
+            expected_version,
+            lambda case, now: case.close(note=note, actor=actor.account_id, now=now),
+        )
 
     def withdraw(
         self, actor: Actor, grievance_id: str, *, reason: str, expected_version: int | None = None
@@ -286,6 +291,21 @@ class Grievances:
         if actor.role is not Role.SUPERVISOR and actor.account_id != case.assignee_id:
             raise Forbidden(f"only the assignee or a supervisor may {action} this case")
 
+    def _supervised(
+        self,
+        actor: Actor,
+        grievance_id: str,
+        expected_version: int | None,
+        decide: Callable[[Grievance, datetime], None],
+    ) -> tuple[GrievanceView, int]:
+        """A command only a supervisor in scope may give."""
+
+        def supervised(case: Grievance, now: datetime) -> None:
+            self.access.check_supervises(actor, case.community_id, case.grid_id)
+            decide(case, now)
+
+        return self._change(actor, grievance_id, expected_version, supervised)
+
     def _change(
         self,
         actor: Actor,
@@ -308,9 +328,7 @@ class Grievances:
 
     # -- queries --------------------------------------------------------------
 
-    def get(
-        self, actor: Actor, grievance_id: str, as_of: datetime | None = None
-    ) -> GrievanceView:
+    def get(self, actor: Actor, grievance_id: str, as_of: datetime | None = None) -> GrievanceView:
         """The case now, or as the record stood at ``as_of``."""
         if as_of is None:
             case = self.book.load(Grievance, grievance_id, "grievance")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -15,6 +15,7 @@ from domain.errors import InvalidCommand, NotPermitted, StateConflict
 from domain.grievance import Grievance
 from domain.vocabulary import GrievanceStatus, Urgency
 from tests.fakes import SHANGHAI
+from tests.unit.replaying import replay, state_of
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 FILER = "cadre-filer"
@@ -96,23 +97,6 @@ def case_in(status: str, tick: Ticker | None = None) -> Grievance:
     assert status == "closed"
     case.give_feedback(rating="satisfied", solved=True, comment=None, actor=FILER, now=tick())
     return case
-
-
-def replay(events: Iterable[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
-def state_of(aggregate: Any) -> dict[str, Any]:
-    public = {key: value for key, value in vars(aggregate).items() if not key.startswith("_")}
-    return public | {
-        "id": aggregate.id,
-        "version": aggregate.version,
-        "created_on": aggregate.created_on,
-        "modified_on": aggregate.modified_on,
-    }
 
 
 # -- the command matrix ----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -12,6 +11,7 @@ import pytest
 from domain.errors import InvalidCommand, StateConflict
 from domain.household import Household, Sealed
 from tests.fakes import SHANGHAI
+from tests.unit.replaying import replay, state_of
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 TODAY = date(2026, 11, 2)
@@ -38,23 +38,6 @@ def register(now: datetime = NOW, **overrides: Any) -> Household:
     }
     fields.update(overrides)
     return Household.register(**fields)
-
-
-def replay(events: Iterable[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
-def state_of(aggregate: Any) -> dict[str, Any]:
-    public = {key: value for key, value in vars(aggregate).items() if not key.startswith("_")}
-    return public | {
-        "id": aggregate.id,
-        "version": aggregate.version,
-        "created_on": aggregate.created_on,
-        "modified_on": aggregate.modified_on,
-    }
 
 
 def later(hours: float) -> datetime:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from domain.errors import InvalidCommand, StateConflict
 from domain.organisation import AccessToken, Account, Community, account_key, community_key
 from domain.record import natural_id
 from tests.fakes import SHANGHAI
+from tests.unit.replaying import replay, state_of
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 ADMIN = "admin-1"
@@ -51,23 +51,6 @@ def open_account(
     }
     fields.update(overrides)
     return Account.open(**fields)
-
-
-def replay(events: Iterable[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
-def state_of(aggregate: Any) -> dict[str, Any]:
-    public = {key: value for key, value in vars(aggregate).items() if not key.startswith("_")}
-    return public | {
-        "id": aggregate.id,
-        "version": aggregate.version,
-        "created_on": aggregate.created_on,
-        "modified_on": aggregate.modified_on,
-    }
 
 
 # -- communities and grids -------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -12,6 +11,7 @@ import pytest
 from domain.errors import InvalidCommand, StateConflict
 from domain.visit import LATE_LOGGING_THRESHOLD, Visit
 from tests.fakes import SHANGHAI
+from tests.unit.replaying import replay, state_of
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 CADRE = "cadre-1"
@@ -41,23 +41,6 @@ def log_visit(
     }
     fields.update(overrides)
     return Visit.log(**fields)
-
-
-def replay(events: Iterable[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
-def state_of(aggregate: Any) -> dict[str, Any]:
-    public = {key: value for key, value in vars(aggregate).items() if not key.startswith("_")}
-    return public | {
-        "id": aggregate.id,
-        "version": aggregate.version,
-        "created_on": aggregate.created_on,
-        "modified_on": aggregate.modified_on,
-    }
 
 
 # -- logging ---------------------------------------------------------------------------------
