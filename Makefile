@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 
 export ANJU_DATA_DIR ?= ./var
 
-.PHONY: install run test lint unit integration e2e clean
+.PHONY: install run test lint unit integration e2e clean bench
 
 install: $(STAMP)
 
@@ -33,3 +33,6 @@ unit: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+bench: install
+	$(BIN)/python bench/rebuild.py --store postgres

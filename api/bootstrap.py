@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,12 +19,18 @@ from infrastructure.event_store import (
     event_store_env,
     events_table_postgres,
     make_postgres_append_only,
+    make_postgres_notify,
     make_sqlite_append_only,
 )
 from infrastructure.idempotency import PostgresIdempotencyStore, SQLiteIdempotencyStore
 from infrastructure.keystores import PostgresKeyStore, SQLiteKeyStore
+from infrastructure.log_listener import LogListener
+from infrastructure.read_store import PostgresReadStore, SQLiteReadStore
 from infrastructure.settings import Settings
 from infrastructure.vault import MasterKeyError, Vault, load_master_key, new_master_key_text
+
+# Without news from the log, the projections look again this often (seconds).
+POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -31,6 +39,7 @@ class County:
     services: CaseServices
     ping: Callable[[], None]
     idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore
+    wait_for_news: Callable[[float], None]
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -40,6 +49,27 @@ class County:
     def close(self) -> None:
         for close in reversed(self.closers):
             close()
+
+    def start_projections(self) -> None:
+        """Keep the read models up to date from a thread of this process until closed."""
+        projections = self.services.projections
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=projections.run,
+            args=(stop, self.wait_for_news),
+            kwargs={"poll": POLL_SECONDS},
+            name="anju-projections",
+            daemon=True,
+        )
+        projections.in_process = True
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=10)
+            projections.in_process = False
+
+        self.closers.append(halt)
 
 
 def open_county(settings: Settings, clock: Clock | None = None) -> County:
@@ -51,13 +81,13 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
     book = Casebook(env=env)
     closers: list[Callable[[], None]] = [book.close]
     if settings.database_url:
-        make_postgres_append_only(
-            settings.database_url, settings.county, events_table_postgres(book.name)
-        )
+        events_table = events_table_postgres(book.name)
+        make_postgres_append_only(settings.database_url, settings.county, events_table)
+        make_postgres_notify(settings.database_url, settings.county, events_table)
         pool = ConnectionPool(
             settings.database_url,
             min_size=1,
-            max_size=4,
+            max_size=8,
             open=True,
             kwargs={"autocommit": True},
         )
@@ -67,6 +97,11 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
             pool, settings.county
         )
 
+        read_store: SQLiteReadStore | PostgresReadStore = PostgresReadStore(pool, settings.county)
+        listener = LogListener(settings.database_url, settings.county)
+        closers.append(listener.close)
+        wait_for_news: Callable[[float], None] = listener.wait
+
         def ping() -> None:
             with pool.connection(timeout=2) as conn:
                 conn.execute("SELECT 1")
@@ -74,14 +109,29 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         make_sqlite_append_only(env["SQLITE_DBNAME"])
         keys = SQLiteKeyStore(settings.county_dir / "keys.sqlite")
         idempotency = SQLiteIdempotencyStore(settings.county_dir / "idempotency.sqlite")
-        closers.extend([keys.close, idempotency.close])
+        read_store = SQLiteReadStore(settings.county_dir / "readmodels.sqlite")
+        closers.extend([keys.close, idempotency.close, read_store.close])
+        wait_for_news = time.sleep
 
         def ping() -> None:
             book.recorder.max_notification_id()
 
-    services = CaseServices.wire(book, Vault(keys, master_key), clock, load_policy_book())
+    services = CaseServices.wire(
+        book,
+        Vault(keys, master_key),
+        clock,
+        load_policy_book(),
+        read_store,
+        settings.timezone,
+        scratch_store=lambda: SQLiteReadStore(":memory:"),
+    )
     return County(
-        settings=settings, services=services, ping=ping, idempotency=idempotency, closers=closers
+        settings=settings,
+        services=services,
+        ping=ping,
+        idempotency=idempotency,
+        wait_for_news=wait_for_news,
+        closers=closers,
     )
 
 

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
+from api import projection_commands
 from api.bootstrap import County, open_county
 from api.logs import configure_logging
 from application.demo import DemoClock, demo_accounts, seed_demo
@@ -21,6 +22,7 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(projection_commands.app, name="projections")
 
 Host = Annotated[str, typer.Option(help="Address to listen on")]
 Port = Annotated[int, typer.Option(help="Port to listen on")]
@@ -38,13 +40,23 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+NoProjections = Annotated[
+    bool, typer.Option("--no-projections", help="Leave the read models to `anju projections run`")
+]
+
+
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Serve the HTTP API."""
+def serve(
+    host: Host = "127.0.0.1", port: Port = 8000, no_projections: NoProjections = False
+) -> None:
+    """Serve the HTTP API, keeping the read models up to date in-process."""
     from api.app import create_app
 
     configure_logging()
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="warning")
+    settings = _settings()
+    if no_projections:
+        settings.projections = False
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 @accounts_app.command("bootstrap")
@@ -101,7 +113,14 @@ def _has_events(county: County) -> bool:
 
 def _seed(county: County, households: int, weeks: int) -> None:
     clock = DemoClock.ending_now(county.settings.timezone, weeks=weeks)
-    services = CaseServices.wire(county.book, county.services.vault, clock, load_policy_book())
+    services = CaseServices.wire(
+        county.book,
+        county.services.vault,
+        clock,
+        load_policy_book(),
+        county.services.projections.store,
+        county.settings.timezone,
+    )
     with Progress(transient=True) as bar:
         task = bar.add_task("seeding the demo county", total=None)
 

@@ -59,6 +59,9 @@ class Problem(BaseModel):
     errors: list[ProblemItem] | None = None
 
 
+# Inputs checked in the application that arrive as query parameters, not in the body.
+QUERY_FIELDS = frozenset({"week", "month", "as_of", "group_by"})
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the errors a route may answer, as problem+json."""
     return {status: {"model": Problem, "description": TITLES[status]} for status in statuses}
@@ -117,7 +120,10 @@ def problem_for(error: ApplicationError | DomainError) -> JSONResponse:
     if isinstance(error, InvalidCommand):
         errors = [
             {
-                "loc": ["body", *(error.field.split(".") if error.field else [])],
+                "loc": [
+                    "query" if error.field in QUERY_FIELDS else "body",
+                    *(error.field.split(".") if error.field else []),
+                ],
                 "msg": error.message,
             }
         ]

@@ -11,7 +11,6 @@ from uuid import UUID, uuid4
 
 from application.access import Disclosure
 from application.actors import Actor
-from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
 from application.history import HistoryEntry
@@ -23,7 +22,7 @@ from domain.errors import InvalidCommand
 from domain.grievance import Grievance
 from domain.household import Household
 from domain.visit import Visit
-from domain.vocabulary import OPEN_STATUSES, Role, Urgency, one_of
+from domain.vocabulary import Role, Urgency, one_of
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class Grievances:
         self.vault = households.vault
         self.policies = policies
         self.clock = clock
-        self.index = households.index
+        self.lists = households.lists
 
     def file(
         self,
@@ -361,27 +360,21 @@ class Grievances:
     ) -> tuple[list[GrievanceView], str | None]:
         """Cases in the actor's jurisdiction; overdue means open past the resolve deadline."""
         self.access.check_reads_history(actor)
-        now = self.clock.now()
-        entries = sorted(
-            (
-                entry
-                for entry in self.index.caught_up().grievances.values()
-                if self.access.covers(actor, entry.community_id, entry.grid_id)
-                and status in (None, entry.status)
-                and category in (None, entry.category)
-                and community_id in (None, entry.community_id)
-                and assignee_id in (None, entry.assignee_id)
-                and household_id in (None, entry.household_id)
-                and (
-                    overdue is None
-                    or overdue == (entry.status in OPEN_STATUSES and entry.resolve_by < now)
-                )
-            ),
-            key=lambda entry: (entry.resolve_by, entry.id),
+        found = self.lists.grievances(
+            actor,
+            now=self.clock.now(),
+            status=status,
+            category=category,
+            community_id=community_id,
+            assignee_id=assignee_id,
+            household_id=household_id,
+            overdue=overdue,
+            limit=limit,
+            cursor=cursor,
         )
-        chosen, next_cursor = page(entries, limit, cursor)
         load = self.book.load
-        return [self.view(actor, load(Grievance, e.id, "grievance")) for e in chosen], next_cursor
+        views = [self.view(actor, load(Grievance, key, "grievance")) for key in found.ids]
+        return views, found.next_cursor
 
     def view(self, actor: Actor, case: Grievance) -> GrievanceView:
         return GrievanceView(

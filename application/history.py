@@ -93,9 +93,7 @@ class History:
             data[name] = plain(value)
         return data
 
-    def reveal(
-        self, household_id: UUID, field: str, token: str, disclosure: Disclosure
-    ) -> Any:
+    def reveal(self, household_id: UUID, field: str, token: str, disclosure: Disclosure) -> Any:
         if disclosure is Disclosure.HIDDEN:
             return None
         clear = self.vault.unseal(household_id, token)
@@ -112,4 +110,3 @@ def plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return value
-

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from application.access import Disclosure
 from application.actors import Actor
-from application.case_index import page
+from application.case_lists import CaseLists, page_of
 from application.casebook import Casebook, check_version
 from application.history import History, HistoryEntry
 from application.masking import mask_id_number, mask_name, mask_phone
@@ -52,14 +52,19 @@ class LifeEventRecorded:
 
 class Households:
     def __init__(
-        self, book: Casebook, organisation: Organisation, vault: PersonalDataVault, clock: Clock
+        self,
+        book: Casebook,
+        organisation: Organisation,
+        vault: PersonalDataVault,
+        clock: Clock,
+        lists: CaseLists,
     ) -> None:
         self.book = book
         self.organisation = organisation
         self.access = organisation.access
         self.vault = vault
         self.clock = clock
-        self.index = organisation.index
+        self.lists = lists
         self.history = History(book, vault)
 
     def register(
@@ -300,29 +305,21 @@ class Households:
     ) -> tuple[list[HouseholdView], str | None]:
         """Households in the actor's jurisdiction that match every filter given."""
         self.access.check_reads_history(actor)
-        entries = sorted(
-            (
-                entry
-                for entry in self.index.caught_up().households.values()
-                if self.access.covers(actor, entry.community_id, entry.grid_id)
-                and community_id in (None, entry.community_id)
-                and grid_id in (None, entry.grid_id)
-                and (tag is None or tag in entry.tags)
-                and (
-                    zero_employment is None
-                    or zero_employment == (entry.labour_force > 0 and entry.employed == 0)
-                )
-            ),
-            key=lambda entry: (entry.community_id, entry.grid_id, entry.id),
+        found = self.lists.households(
+            actor,
+            community_id=community_id,
+            grid_id=grid_id,
+            tag=tag,
+            zero_employment=zero_employment,
+            limit=None if q else limit,
+            cursor=None if q else cursor,
         )
         load = self.book.load
+        views = (self.view(actor, load(Household, key, "household")) for key in found.ids)
         if not q:
-            chosen, next_cursor = page(entries, limit, cursor)
-            return [
-                self.view(actor, load(Household, e.id, "household")) for e in chosen
-            ], next_cursor
-        every = (self.view(actor, load(Household, e.id, "household")) for e in entries)
-        return page((view for view in every if matches(view, q)), limit, cursor)
+            return list(views), found.next_cursor
+        # Names are sealed, so a text search reads each candidate as the caller may see it.
+        return page_of([view for view in views if matches(view, q)], limit, cursor)
 
     def load_readable(self, actor: Actor, household_id: str) -> Household:
         household = self.book.load(Household, household_id, "household")

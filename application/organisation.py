@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from application.access import Access
 from application.actors import SYSTEM, Actor
-from application.case_index import CaseIndex
 from application.casebook import Casebook
 from application.errors import AlreadyExists, NotAuthenticated, NotFound
 from application.ports import Clock
@@ -78,10 +78,12 @@ def hash_secret(token: str) -> str:
 
 
 class Organisation:
-    def __init__(self, book: Casebook, clock: Clock, index: CaseIndex) -> None:
+    def __init__(
+        self, book: Casebook, clock: Clock, community_codes: Callable[[], list[str]]
+    ) -> None:
         self.book = book
         self.clock = clock
-        self.index = index
+        self.community_codes = community_codes  # from the organisation read model
         self.access = Access(self.township_of)
         self._townships: dict[str, str] = {}
 
@@ -127,7 +129,7 @@ class Organisation:
         return community_view(self.community(code))
 
     def list_communities(self, actor: Actor) -> list[CommunityView]:
-        codes = sorted(self.index.caught_up().communities)
+        codes = self.community_codes()
         return [community_view(self.community(code)) for code in codes]
 
     def township_of(self, code: str) -> str | None:

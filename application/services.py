@@ -1,15 +1,22 @@
-"""The county's services, wired over one casebook."""
+"""The county's services, wired over one casebook and its read models."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from application.case_index import CaseIndex
+from application.case_lists import CaseLists
 from application.casebook import Casebook
+from application.casework_model import CaseworkModel
 from application.grievances import Grievances
 from application.households import Households
 from application.organisation import Organisation
+from application.organisation_model import OrganisationModel
 from application.ports import Clock, PersonalDataVault
+from application.projections import Projections
+from application.read_model import ReadStore, micros
+from application.reports import Reports
 from application.visits import Visits
 from domain.deadlines import PolicyBook
 
@@ -23,15 +30,48 @@ class CaseServices:
     households: Households
     visits: Visits
     grievances: Grievances
-    index: CaseIndex
+    projections: Projections
+    reports: Reports
 
     @classmethod
     def wire(
-        cls, book: Casebook, vault: PersonalDataVault, clock: Clock, policies: PolicyBook
+        cls,
+        book: Casebook,
+        vault: PersonalDataVault,
+        clock: Clock,
+        policies: PolicyBook,
+        read_store: ReadStore,
+        timezone: str = "Asia/Shanghai",
+        scratch_store: Callable[[], ReadStore] | None = None,
     ) -> CaseServices:
-        index = CaseIndex(book)
-        organisation = Organisation(book, clock, index)
-        households = Households(book, organisation, vault, clock)
+        casework, organisation_model = CaseworkModel(), OrganisationModel()
+        projections = Projections(book, read_store, [organisation_model, casework])
+        projections.prepare()
+        organisation = Organisation(book, clock, lambda: lists.community_codes())
+        lists = CaseLists(read_store, casework, organisation_model, organisation.access)
+        households = Households(book, organisation, vault, clock, lists)
+
+        def rebuild_at(moment: datetime) -> ReadStore:
+            """Read models of what the log held at ``moment``, in a throwaway store."""
+            if scratch_store is None:
+                raise ValueError("no scratch store to rebuild read models as of a moment")
+            store = scratch_store()
+            past = Projections(
+                book, store, [OrganisationModel(), CaseworkModel()], until=micros(moment)
+            )
+            past.prepare()
+            past.catch_up()
+            return store
+
+        reports = Reports(
+            read_store,
+            casework,
+            organisation_model,
+            organisation.access,
+            clock,
+            timezone,
+            rebuild_at if scratch_store is not None else None,
+        )
         return cls(
             book=book,
             clock=clock,
@@ -40,5 +80,6 @@ class CaseServices:
             households=households,
             visits=Visits(book, households, clock),
             grievances=Grievances(book, households, policies, clock),
-            index=index,
+            projections=projections,
+            reports=reports,
         )

@@ -8,7 +8,6 @@ from datetime import datetime
 from uuid import uuid4
 
 from application.actors import Actor
-from application.case_index import page
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
 from application.history import HistoryEntry
@@ -64,7 +63,7 @@ class Visits:
         self.households = households
         self.access = households.access
         self.clock = clock
-        self.index = households.index
+        self.lists = households.lists
 
     def log(
         self,
@@ -190,18 +189,15 @@ class Visits:
     ) -> tuple[list[VisitView], str | None]:
         """Visits in the actor's jurisdiction, newest first."""
         self.access.check_reads_history(actor)
-        entries = sorted(
-            (
-                entry
-                for entry in self.index.caught_up().visits.values()
-                if self.access.covers(actor, entry.community_id, entry.grid_id)
-                and household_id in (None, entry.household_id)
-                and cadre_id in (None, entry.visitor_id)
-                and (visited_from is None or entry.visited_at >= visited_from)
-                and (visited_to is None or entry.visited_at <= visited_to)
-            ),
-            key=lambda entry: (entry.visited_at, entry.id),
-            reverse=True,
+        found = self.lists.visits(
+            actor,
+            household_id=household_id,
+            cadre_id=cadre_id,
+            visited_from=visited_from,
+            visited_to=visited_to,
+            limit=limit,
+            cursor=cursor,
         )
-        chosen, next_cursor = page(entries, limit, cursor)
-        return [visit_view(self.book.load(Visit, e.id, "visit")) for e in chosen], next_cursor
+        return [
+            visit_view(self.book.load(Visit, key, "visit")) for key in found.ids
+        ], found.next_cursor

@@ -116,3 +116,31 @@ def make_sqlite_append_only(path: str) -> None:
             )
         db.execute(REFUSE_COLLIDING_INSERT_SQLITE)
     db.close()
+
+
+def notify_channel(schema: str) -> str:
+    return f"anju_log_{schema}"
+
+
+def make_postgres_notify(url: str, schema: str, table: str) -> None:
+    """Each insert into the log wakes the projections listening on the county's channel."""
+    function = sql.Identifier(schema, "anju_notify_log")
+    statements = [
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN PERFORM pg_notify({}, ''); RETURN NULL; END $$"
+        ).format(function, sql.Literal(notify_channel(schema))),
+        sql.SQL("DROP TRIGGER IF EXISTS anju_notify_log ON {}").format(
+            sql.Identifier(schema, table)
+        ),
+        sql.SQL(
+            "CREATE TRIGGER anju_notify_log AFTER INSERT ON {}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+        ).format(sql.Identifier(schema, table), function),
+    ]
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(sql.Literal(schema))
+        )
+        for statement in statements:
+            conn.execute(statement)

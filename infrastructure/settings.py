@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     # Demo mode makes a master key file under the data directory when none is given.
     demo: bool = False
+    # Whether `anju serve` keeps the read models up to date in-process (off when
+    # `anju projections run` does it in processes of their own).
+    projections: bool = True
 
     @field_validator("county")
     @classmethod

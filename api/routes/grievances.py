@@ -68,7 +68,7 @@ def list_grievances(
     overdue: bool | None = None,
 ) -> Page[GrievanceView]:
     """Cases in your jurisdiction, soonest resolve deadline first."""
-    services.index.wait_for(consistent_with)
+    services.projections.settle(consistent_with)
     items, next_cursor = services.grievances.search(
         actor,
         status=status.value if status else None,

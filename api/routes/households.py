@@ -63,7 +63,7 @@ def list_households(
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[HouseholdView]:
     """Households in your jurisdiction, filtered."""
-    services.index.wait_for(consistent_with)
+    services.projections.settle(consistent_with)
     items, next_cursor = services.households.search(
         actor,
         community_id=community_id,

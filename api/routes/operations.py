@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.errors import problem
 from api.state import county_of
+from application.projections import ModelStatus
 
 router = APIRouter(tags=["operations"])
 
@@ -33,11 +36,47 @@ def readyz(request: Request) -> JSONResponse | dict[str, str]:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
-    """Prometheus text: the log's head position."""
-    head = county_of(request).book.recorder.max_notification_id() or 0
-    text = (
-        "# HELP anju_log_head_position Position of the newest event in the log.\n"
-        "# TYPE anju_log_head_position gauge\n"
-        f"anju_log_head_position {head}\n"
-    )
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+    """Prometheus text: the log's head and each read model's position, lag and throughput."""
+    county = county_of(request)
+    projections = county.services.projections
+    lines = [
+        "# HELP anju_log_head_position Position of the newest event in the log.",
+        "# TYPE anju_log_head_position gauge",
+        f"anju_log_head_position {projections.head()}",
+    ]
+    rows = projections.status(county.services.clock.now())
+    for name, kind, text, value_of in PROJECTION_METRICS:
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+        for row in rows:
+            state = "live" if row.live else "building"
+            labels = f'model="{row.model}",generation="{row.generation}",state="{state}"'
+            lines.append(f"{name}{{{labels}}} {value_of(row)}")
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+PROJECTION_METRICS: list[tuple[str, str, str, Callable[[ModelStatus], float]]] = [
+    (
+        "anju_projection_position",
+        "gauge",
+        "Log position the read model has processed.",
+        lambda row: row.position,
+    ),
+    (
+        "anju_projection_lag_events",
+        "gauge",
+        "Events in the log the read model has not processed yet.",
+        lambda row: row.lag_events,
+    ),
+    (
+        "anju_projection_lag_seconds",
+        "gauge",
+        "How long the oldest unprocessed event has waited.",
+        lambda row: row.lag_seconds,
+    ),
+    (
+        "anju_projection_events_processed_total",
+        "counter",
+        "Events the read model's current generation has processed.",
+        lambda row: row.events_processed,
+    ),
+]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from api.auth import CurrentActor
 from api.http import committed, located, tagged
+from api.paging import ConsistentWith
 from api.schemas import AccountCreate, CommunityCreate, GridCreate
 from api.state import Services
 from application.organisation import AccountView, CommunityView, IssuedToken
@@ -46,8 +47,11 @@ def add_grid(
 
 
 @router.get("/communities", response_model=dict[str, list[CommunityView] | str | None])
-def list_communities(actor: CurrentActor, services: Services) -> dict[str, object]:
+def list_communities(
+    actor: CurrentActor, services: Services, consistent_with: ConsistentWith = None
+) -> dict[str, object]:
     """Every community of the county, with its grids."""
+    services.projections.settle(consistent_with)
     return {"items": services.organisation.list_communities(actor), "next_cursor": None}
 
 

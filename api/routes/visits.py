@@ -51,7 +51,7 @@ def list_visits(
     visited_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> Page[VisitView]:
     """Visits in your jurisdiction, newest first."""
-    services.index.wait_for(consistent_with)
+    services.projections.settle(consistent_with)
     items, next_cursor = services.visits.search(
         actor,
         household_id=household_id,

@@ -28,7 +28,13 @@ def seeded(
     county: County, *, households: int = 40, weeks: int = 2
 ) -> tuple[CaseServices, DemoCast]:
     clock = DemoClock()
-    services = CaseServices.wire(county.book, county.services.vault, clock, load_policy_book())
+    services = CaseServices.wire(
+        county.book,
+        county.services.vault,
+        clock,
+        load_policy_book(),
+        county.services.projections.store,
+    )
     calls: list[tuple[int, int]] = []
     cast = seed_demo(
         services,

@@ -1,0 +1,196 @@
+"""Reports and the grievance ledger, answered by the read models."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Response
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from api.auth import CurrentActor
+from api.paging import AsOf, ConsistentWith
+from api.report_schemas import Coverage, LateEntries, Resolution, Workload
+from api.state import Services
+from application.ledger import Ledger
+from application.reports import Reports
+
+router = APIRouter(tags=["reports"])
+
+Community = Annotated[str | None, Query(description="One community (default: your jurisdiction)")]
+Grid = Annotated[str | None, Query(description="One grid of the community")]
+From = Annotated[date | None, Query(alias="from", description="First local date, inclusive")]
+To = Annotated[date | None, Query(alias="to", description="Last local date, inclusive")]
+Week = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W47 (default: this week)"),
+]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class GroupBy(StrEnum):
+    CATEGORY = "category"
+    GRID = "grid"
+    COMMUNITY = "community"
+
+
+class LedgerFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+def reports_for(
+    services: Services, response: Response, consistent_with: int | None, as_of: datetime | None
+) -> Reports:
+    """The live reports once consistent, or reports rebuilt from the log as of a moment."""
+    if as_of is not None:
+        return services.reports.as_of(as_of)
+    position = services.projections.settle(consistent_with)
+    response.headers["Read-Model-Position"] = str(position)
+    return services.reports
+
+
+@router.get("/v1/reports/workload", response_model=Workload)
+def workload(
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    week: Week = None,
+    community_id: Community = None,
+    grid_id: Grid = None,
+    consistent_with: ConsistentWith = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Per cadre: visits this week against the quota, linked and due households, cases."""
+    reports = reports_for(services, response, consistent_with, as_of)
+    return reports.workload(actor, week=week, community_id=community_id, grid_id=grid_id)
+
+
+@router.get("/v1/reports/coverage", response_model=Coverage)
+def coverage(
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    community_id: Community = None,
+    grid_id: Grid = None,
+    consistent_with: ConsistentWith = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Households visited within the 90-day cadence, overdue ones, pending mandatory visits."""
+    reports = reports_for(services, response, consistent_with, as_of)
+    return reports.coverage(actor, community_id=community_id, grid_id=grid_id)
+
+
+@router.get("/v1/reports/resolution", response_model=Resolution)
+def resolution(
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    date_from: From = None,
+    date_to: To = None,
+    group_by: GroupBy = GroupBy.CATEGORY,
+    community_id: Community = None,
+    grid_id: Grid = None,
+    consistent_with: ConsistentWith = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """The three rates and the other resolution measures, per group."""
+    reports = reports_for(services, response, consistent_with, as_of)
+    return reports.resolution(
+        actor,
+        date_from=date_from,
+        date_to=date_to,
+        group_by=group_by.value,
+        community_id=community_id,
+        grid_id=grid_id,
+    )
+
+
+@router.get("/v1/reports/late-entries", response_model=LateEntries)
+def late_entries(
+    actor: CurrentActor,
+    services: Services,
+    response: Response,
+    date_from: From = None,
+    date_to: To = None,
+    community_id: Community = None,
+    grid_id: Grid = None,
+    consistent_with: ConsistentWith = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Visits recorded more than 48 hours after they happened, with the gap."""
+    reports = reports_for(services, response, consistent_with, as_of)
+    return reports.late_entries(
+        actor, date_from=date_from, date_to=date_to, community_id=community_id, grid_id=grid_id
+    )
+
+
+@router.get(
+    "/v1/ledger/grievances",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {}, XLSX: {}},
+            "description": "The ledger: one row per case, Chinese headers",
+        }
+    },
+)
+def grievance_ledger(
+    actor: CurrentActor,
+    services: Services,
+    format: LedgerFormat = LedgerFormat.CSV,
+    date_from: From = None,
+    date_to: To = None,
+    community_id: Community = None,
+    grid_id: Grid = None,
+    consistent_with: ConsistentWith = None,
+    as_of: AsOf = None,
+) -> Response:
+    """The grievance ledger (台账) as CSV (UTF-8 with BOM) or XLSX."""
+    settled = Response()
+    reports = reports_for(services, settled, consistent_with, as_of)
+    ledger = reports.ledger(
+        actor, date_from=date_from, date_to=date_to, community_id=community_id, grid_id=grid_id
+    )
+    if format is LedgerFormat.XLSX:
+        body, media_type = xlsx_of(ledger), XLSX
+    else:
+        body, media_type = csv_of(ledger), "text/csv; charset=utf-8"
+    filename = quote(f"诉求台账.{format.value}")
+    headers = {
+        "Content-Disposition": f'attachment; filename="ledger.{format.value}"; '
+        f"filename*=UTF-8''{filename}"
+    }
+    if "read-model-position" in settled.headers:
+        headers["Read-Model-Position"] = settled.headers["read-model-position"]
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def csv_of(ledger: Ledger) -> bytes:
+    """UTF-8 with a BOM, so spreadsheet programs read the Chinese as such."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(ledger.headers)
+    writer.writerows(ledger.rows)
+    return "\ufeff".encode() + text.getvalue().encode("utf-8")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """XLSX cannot hold control characters (free text may carry them): they are dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def xlsx_of(ledger: Ledger) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("诉求台账")
+    sheet.append(ledger.headers)
+    for row in ledger.rows:
+        sheet.append([spreadsheet_safe(value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,249 @@
+"""The projection engine: folds the log into every read model, batch by batch.
+
+Each batch of events changes a model's rows and its tracking position in one
+transaction, so a crash never loses or double-counts an event. A position is
+only ever compared, never waited for, so gaps in the log cannot stall it.
+Several runners (the server's thread, ``anju projections run``) may work on one
+county: the loser of a race on a batch writes nothing and reads on.
+
+A rebuild fills a new generation of a model's tables from position 0 beside
+the live one; the runner switches to it once it has caught up with the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventsourcing.persistence import Notification
+
+from application.casebook import Casebook
+from application.errors import NotYetConsistent
+from application.read_model import Fact, ReadModel, ReadStore, Rows, Tracking, from_micros
+
+log = logging.getLogger("anju.projections")
+
+BATCH_SIZE = 10000
+AS_OF_MARGIN_US = 60_000_000
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    model: str
+    generation: int
+    live: bool
+    position: int
+    events_processed: int
+    lag_events: int
+    lag_seconds: float
+
+
+class Projections:
+    """Every read model of one county, over one store."""
+
+    def __init__(
+        self,
+        book: Casebook,
+        store: ReadStore,
+        models: Sequence[ReadModel],
+        batch_size: int = BATCH_SIZE,
+        until: int | None = None,
+    ) -> None:
+        self.book = book
+        self.store = store
+        self.models = {model.name: model for model in models}
+        self.batch_size = batch_size
+        # As of a past moment: only events recorded by then (microseconds since the epoch).
+        self.until = until
+        self._past_until = False
+        self._lock = threading.Lock()
+        self._wanted: dict[str, bool] = {}  # topic -> whether any model folds it
+        # While one batch is folded and written, the next is read.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-log-reader")
+        self._ahead: tuple[int, Future[Sequence[Notification]]] | None = None
+        self.in_process = False
+
+    def prepare(self) -> None:
+        for model in self.models.values():
+            self.store.prepare(model)
+
+    # -- running ------------------------------------------------------------------
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Process the log up to its head; the lowest live position reached."""
+        with self._lock:
+            while self._step(progress):
+                pass
+        return self.position()
+
+    def run(self, stop: threading.Event, wait: Callable[[float], None], poll: float = 1.0) -> None:
+        """Catch up, then wait for news (or ``poll`` seconds), until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # a store that is down now may be back at the next look
+                self._ahead = None
+                log.exception("projections: catching up failed; trying again in %s s", poll)
+            wait(poll)
+
+    def _step(self, progress: Progress | None) -> bool:
+        """One batch for every generation of every model; whether anything moved."""
+        targets = [
+            (model, tracking)
+            for model in self.models.values()
+            for tracking in self.store.tracking(model)
+        ]
+        start = min(tracking.position for _, tracking in targets)
+        notifications = [] if self._past_until else self._read(start)
+        if not notifications:
+            self._switch_caught_up(targets)
+            return False
+        head = int(notifications[-1].id)
+        if len(notifications) == self.batch_size:
+            self._read_ahead(head)
+        wanted = self._wanted
+        for topic in {n.topic for n in notifications} - wanted.keys():
+            wanted[topic] = any(model.wants(topic) for model in self.models.values())
+        decode = Fact.decode
+        facts = [
+            decode(n.id, n.topic, n.originator_id, n.originator_version, n.state)
+            for n in notifications
+            if wanted[n.topic]
+        ]
+        if self.until is not None:
+            facts = self._recorded_by_until(facts)
+        for model, tracking in targets:
+            if tracking.position < head:
+                self._apply(model, tracking, facts, head, notifications)
+        if progress is not None:
+            progress(head, self.book.recorder.max_notification_id() or head)
+        return True
+
+    def _recorded_by_until(self, facts: list[Fact]) -> list[Fact]:
+        """The facts recorded by ``until``; notes when the log has clearly moved past it."""
+        kept = [fact for fact in facts if fact.recorded <= self.until]  # type: ignore[operator]
+        # Commits can land a few milliseconds out of timestamp order; a minute is ample.
+        if any(fact.recorded > self.until + AS_OF_MARGIN_US for fact in facts):  # type: ignore[operator]
+            self._past_until = True
+        return kept
+
+    def _read(self, start: int) -> Sequence[Notification]:
+        """The batch after ``start``: read ahead while the last one was folded, if it was."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == start:
+            return ahead[1].result()
+        return self._select(start)
+
+    def _read_ahead(self, start: int) -> None:
+        self._ahead = (start, self._reader.submit(self._select, start))
+
+    def _select(self, start: int) -> Sequence[Notification]:
+        return self.book.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+
+    def _apply(
+        self,
+        model: ReadModel,
+        tracking: Tracking,
+        facts: list[Fact],
+        head: int,
+        batch: Sequence[Notification],
+    ) -> None:
+        after = tracking.position
+        mine = [f for f in facts if f.position > after and model.wants(f.topic)]
+        wanted: dict[str, set[str]] = {table.name: set() for table in model.tables}
+        for fact in mine:
+            for table, key in model.needs(fact):
+                wanted[table].add(key)
+        rows = Rows(self.store.fetch(model, tracking.generation, wanted))
+        for fact in mine:
+            model.apply(fact, rows)
+        passed = len(batch) if batch[0].id > after else sum(1 for n in batch if n.id > after)
+        self.store.commit(model, tracking.generation, tracking.position, head, passed, rows)
+
+    def _switch_caught_up(self, targets: list[tuple[ReadModel, Tracking]]) -> None:
+        for model, tracking in targets:
+            if not tracking.live:
+                self.store.switch(model, tracking.generation)
+
+    # -- rebuilding ---------------------------------------------------------------
+
+    def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> None:
+        """Fresh tables from position 0 for the named models (all by default), then switch."""
+        for name in names or list(self.models):
+            self.store.begin_rebuild(self.models[name])
+        self.catch_up(progress)
+
+    # -- consistency --------------------------------------------------------------
+
+    def position(self) -> int:
+        """The lowest position any live read model has reached."""
+        live = [
+            tracking.position
+            for model in self.models.values()
+            for tracking in self.store.tracking(model)
+            if tracking.live
+        ]
+        return min(live, default=0)
+
+    def wait_for(self, position: int, seconds: float = 10.0) -> int:
+        """Return once every live read model has processed ``position``; 503 after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            reached = self.catch_up() if self.in_process else self.position()
+            if reached >= position:
+                return reached
+            if time.monotonic() > deadline:
+                raise NotYetConsistent(position, seconds)
+            time.sleep(0.02)
+
+    def settle(self, position: int | None, patience: float = 2.0) -> int:
+        """Before a list or report: wait for ``position`` if asked, else briefly for the head.
+
+        Without ``consistent_with`` a read waits up to ``patience`` seconds for
+        what the log already holds, then answers from the read model as it is.
+        """
+        if position is not None:
+            return self.wait_for(position)
+        try:
+            return self.wait_for(self.head(), patience)
+        except NotYetConsistent:
+            return self.position()
+
+    def head(self) -> int:
+        return int(self.book.recorder.max_notification_id() or 0)
+
+    # -- status -------------------------------------------------------------------
+
+    def status(self, now: datetime) -> list[ModelStatus]:
+        head = self.head()
+        return [
+            ModelStatus(
+                model=model.name,
+                generation=tracking.generation,
+                live=tracking.live,
+                position=tracking.position,
+                events_processed=tracking.events,
+                lag_events=max(0, head - tracking.position),
+                lag_seconds=self._lag_seconds(tracking.position, now),
+            )
+            for model in self.models.values()
+            for tracking in self.store.tracking(model)
+        ]
+
+    def _lag_seconds(self, position: int, now: datetime) -> float:
+        """How long the oldest event not yet processed has been waiting."""
+        waiting = self.book.recorder.select_notifications(
+            start=position, limit=1, inclusive_of_start=False
+        )
+        if not waiting:
+            return 0.0
+        fact = Fact.decode(0, waiting[0].topic, waiting[0].originator_id, 0, waiting[0].state)
+        return max(0.0, round((now - from_micros(fact.recorded)).total_seconds(), 3))

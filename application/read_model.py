@@ -1,0 +1,224 @@
+"""What a read model is: tables, the events it wants, and a fold over batches of them.
+
+A read model never sees SQL. It declares its tables as data, says which rows a
+batch of events needs (so they are fetched in one query per table), and folds
+each event into plain row dicts. The engine (``application.projections``) and
+a store (``infrastructure.read_store``) do the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+import orjson
+
+Row = dict[str, Any]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read-model table: a text key ``id`` and typed columns (``text`` or ``int``)."""
+
+    name: str
+    columns: dict[str, str]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return ["id", *self.columns]
+
+
+@dataclass(slots=True)
+class Fact:
+    """One event as a read model sees it: decoded JSON, times still as transcoded."""
+
+    position: int
+    topic: str
+    aggregate_id: str
+    version: int
+    data: dict[str, Any]
+
+    @property
+    def recorded(self) -> int:
+        return micros(self.data["timestamp"])
+
+    @classmethod
+    def decode(
+        cls, position: int, topic: str, aggregate_id: Any, version: int, state: bytes
+    ) -> Fact:
+        # SQLite gives the ID as hex text, PostgreSQL as a UUID: rows use the hyphenated form.
+        key = str(aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id))
+        return cls(position, topic, key, version, orjson.loads(state))
+
+
+def micros(value: Any) -> int:
+    """Microseconds since the epoch of a transcoded datetime (``{"_data_": iso}``) or a datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value["_data_"])
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + value * MICROSECOND
+
+
+def day_text(value: Any) -> str:
+    """A transcoded date (``{"_data_": "2026-11-20"}``) as its ISO text."""
+    return value if isinstance(value, str) else str(value["_data_"])
+
+
+def as_date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+class Rows:
+    """The rows one batch reads and writes, per table: fetched once, written once."""
+
+    def __init__(self, fetched: dict[str, dict[str, Row]]) -> None:
+        self._rows = fetched
+        self._stored = {name: set(rows) for name, rows in fetched.items()}
+        self.dirty: dict[str, dict[str, Row]] = {name: {} for name in fetched}
+
+    def get(self, table: str, key: str) -> Row | None:
+        return self._rows[table].get(key)
+
+    def put(self, table: str, row: Row) -> None:
+        self._rows[table][row["id"]] = row
+        self.dirty[table][row["id"]] = row
+
+    def is_new(self, table: str, key: str) -> bool:
+        """Whether the row was made in this batch (so it is inserted, not updated)."""
+        return key not in self._stored[table]
+
+    def change(self, table: str, key: str, **values: Any) -> Row | None:
+        """Update some columns of a row; an event for a row never seen is ignored."""
+        row = self._rows[table].get(key)
+        if row is None:
+            return None
+        row.update(values)
+        self.dirty[table][key] = row
+        return row
+
+
+class ReadModel(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tables(self) -> Sequence[Table]: ...
+
+    def wants(self, topic: str) -> bool: ...
+
+    def needs(self, fact: Fact) -> Iterable[tuple[str, str]]:
+        """The (table, key) rows this event reads or updates."""
+        ...
+
+    def apply(self, fact: Fact, rows: Rows) -> None: ...
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``column op value``; ops: = != in not_in >= < contains (a ``|tag|`` list column)."""
+
+    column: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """True when every condition of any one group holds."""
+
+    groups: tuple[tuple[Condition | AnyOf | KeyIn, ...], ...]
+
+
+@dataclass(frozen=True)
+class KeyIn:
+    """``column`` is the key of a row of ``table`` (same model) meeting ``where``."""
+
+    column: str
+    table: str
+    where: tuple[Condition, ...]
+
+
+Where = Sequence[Condition | AnyOf | KeyIn]
+
+
+def eq(column: str, value: Any) -> Condition:
+    return Condition(column, "=", value)
+
+
+@dataclass
+class Tracking:
+    """Where a read model's generation stands."""
+
+    model: str
+    generation: int
+    position: int
+    events: int
+    live: bool
+    updated_at: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ReadStore(Protocol):
+    """Tables and tracking positions of read models, in one store (see infrastructure)."""
+
+    def prepare(self, model: ReadModel) -> None:
+        """Create the model's bookkeeping and live tables when missing."""
+        ...
+
+    def tracking(self, model: ReadModel) -> list[Tracking]:
+        """The live generation, and the one being rebuilt if any."""
+        ...
+
+    def fetch(
+        self, model: ReadModel, generation: int, wanted: dict[str, set[str]]
+    ) -> dict[str, dict[str, Row]]: ...
+
+    def commit(
+        self,
+        model: ReadModel,
+        generation: int,
+        after: int,
+        position: int,
+        events: int,
+        rows: Rows,
+    ) -> bool:
+        """Write the rows and move the position from ``after`` in one transaction.
+
+        ``False`` (and nothing written) when the position was no longer ``after``:
+        another runner got there first.
+        """
+        ...
+
+    def begin_rebuild(self, model: ReadModel) -> int:
+        """Fresh, empty tables for a new generation at position 0 (or the one under way)."""
+        ...
+
+    def switch(self, model: ReadModel, generation: int) -> None:
+        """Make a rebuilt generation live and drop the old one's tables."""
+        ...
+
+    def select(
+        self,
+        model: ReadModel,
+        table: str,
+        where: Where = (),
+        order_by: Sequence[str] = ("id",),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Row]: ...
+
+    def latest(
+        self, model: ReadModel, table: str, group: str, value: str, where: Where = ()
+    ) -> dict[str, Any]:
+        """``max(value)`` per ``group`` over the rows meeting ``where``."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,448 @@
+"""Workload, coverage, resolution rates, late entries and the ledger, from the read models.
+
+The exact definitions are in the README ("Reports: exact definitions"). Every
+figure is a function of the read models (themselves a fold of the log) and of
+"now", so the same code answers for the live models and for a model rebuilt
+as of a past moment.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from application.access import Access
+from application.actors import Actor
+from application.casework_model import CaseworkModel
+from application.errors import Forbidden
+from application.ledger import Ledger, ledger_of
+from application.organisation_model import OrganisationModel
+from application.ports import Clock
+from application.read_model import (
+    AnyOf,
+    Condition,
+    ReadStore,
+    Row,
+    Where,
+    eq,
+    from_micros,
+    micros,
+)
+from domain.errors import InvalidCommand
+from domain.vocabulary import OPEN_STATUSES
+
+CADENCE = timedelta(days=90)
+WEEKLY_QUOTA = 20
+DAY_US = 86_400_000_000
+OPEN = tuple(status.value for status in OPEN_STATUSES)
+GROUPS: dict[str, Callable[[Row], str]] = {
+    "category": lambda row: str(row["category"]),
+    "grid": lambda row: f"{row['community_id']}/{row['grid_id']}",
+    "community": lambda row: str(row["community_id"]),
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    communities: list[str]
+    grid_id: str | None
+
+    def where(self, grid_column: str | None = "grid_id") -> list[Condition]:
+        conditions = [Condition("community_id", "in", self.communities)]
+        if self.grid_id and grid_column:
+            conditions.append(eq(grid_column, self.grid_id))
+        return conditions
+
+
+class Reports:
+    def __init__(
+        self,
+        store: ReadStore,
+        casework: CaseworkModel,
+        organisation: OrganisationModel,
+        access: Access,
+        clock: Clock,
+        timezone: str,
+        rebuild_at: Callable[[datetime], ReadStore] | None = None,
+    ) -> None:
+        self.store = store
+        self.rebuild_at = rebuild_at
+        self.casework = casework
+        self.organisation = organisation
+        self.access = access
+        self.clock = clock
+        self.zone = ZoneInfo(timezone)
+
+    def as_of(self, moment: datetime) -> Reports:
+        """The same reports over read models rebuilt from what the log held at ``moment``."""
+        if moment > self.clock.now():
+            raise InvalidCommand("as_of cannot be in the future", field="as_of")
+        if self.rebuild_at is None:
+            raise InvalidCommand("as_of is not available here", field="as_of")
+        return Reports(
+            self.rebuild_at(moment),
+            self.casework,
+            self.organisation,
+            self.access,
+            StoppedClock(moment),
+            self.zone.key,
+        )
+
+    # -- scope and time -----------------------------------------------------------
+
+    def scope(self, actor: Actor, community_id: str | None, grid_id: str | None) -> Scope:
+        self.access.check_reads_history(actor)
+        if actor.grid_id:
+            if grid_id not in (None, actor.grid_id):
+                raise Forbidden("outside your jurisdiction")
+            grid_id = actor.grid_id
+        if community_id is not None:
+            if not self.access.covers(actor, community_id, grid_id):
+                raise Forbidden("outside your jurisdiction")
+            return Scope([community_id], grid_id)
+        codes = [row["code"] for row in self.store.select(self.organisation, "communities")]
+        return Scope(sorted(c for c in codes if self.access.covers(actor, c, grid_id)), grid_id)
+
+    def local(self, value: int | None) -> str | None:
+        return None if value is None else from_micros(value).astimezone(self.zone).isoformat()
+
+    def midnight(self, day: date) -> int:
+        return micros(datetime.combine(day, time(0), self.zone))
+
+    def received_between(self, date_from: date | None, date_to: date | None, column: str) -> Where:
+        conditions: list[Condition] = []
+        if date_from is not None:
+            conditions.append(Condition(column, ">=", self.midnight(date_from)))
+        if date_to is not None and date_to < date.max:
+            conditions.append(Condition(column, "<", self.midnight(date_to + timedelta(days=1))))
+        return conditions
+
+    # -- shared figures -----------------------------------------------------------
+
+    def households(self, scope: Scope) -> dict[str, Row]:
+        rows = self.store.select(self.casework, "households", scope.where())
+        return {row["id"]: row for row in rows}
+
+    def last_visits(self, scope: Scope, in_person: bool = False) -> dict[str, int]:
+        where: list[Condition] = [*scope.where(None), eq("voided", 0)]
+        if in_person:
+            where.append(eq("channel", "in_person"))
+        return self.store.latest(self.casework, "visits", "household_id", "visited_at", where)
+
+    def due(self, household: Row, last: dict[str, int], now: int) -> bool:
+        return now - since(household, last) > CADENCE // timedelta(microseconds=1)
+
+    def unsatisfied_mandatory(
+        self, scope: Scope, households: dict[str, Row], today: date
+    ) -> list[tuple[Row, bool]]:
+        """Every unsatisfied mandatory visit in scope, with whether it is overdue."""
+        in_person = self.last_visits(scope, in_person=True)
+        events = self.store.select(
+            self.casework, "life_events", scope.where(None), order_by=("visit_due_by", "id")
+        )
+        found = []
+        for event in events:
+            if event["household_id"] not in households:
+                continue
+            visited = in_person.get(event["household_id"])
+            if visited is not None and visited >= self.midnight(
+                date.fromisoformat(event["occurred_on"])
+            ):
+                continue
+            found.append((event, today > date.fromisoformat(event["visit_due_by"])))
+        return found
+
+    # -- workload -----------------------------------------------------------------
+
+    def workload(
+        self,
+        actor: Actor,
+        *,
+        week: str | None = None,
+        community_id: str | None = None,
+        grid_id: str | None = None,
+    ) -> dict[str, Any]:
+        scope = self.scope(actor, community_id, grid_id)
+        now_at = self.clock.now()
+        now = micros(now_at)
+        week = week or iso_week(now_at.astimezone(self.zone).date())
+        monday = week_start(week)
+        households = self.households(scope)
+        last = self.last_visits(scope)
+        visits = self.store.select(
+            self.casework,
+            "visits",
+            [
+                *scope.where(None),
+                eq("voided", 0),
+                Condition("visited_at", ">=", self.midnight(monday)),
+                Condition("visited_at", "<", self.midnight(monday + timedelta(days=7))),
+            ],
+        )
+        visit_counts = Counter(v["visitor_id"] for v in visits if v["household_id"] in households)
+        linked: dict[str, list[Row]] = defaultdict(list)
+        for household in households.values():
+            if household["contact_cadre_id"]:
+                linked[household["contact_cadre_id"]].append(household)
+        mandatory: dict[str, Counter[bool]] = defaultdict(Counter)
+        today = now_at.astimezone(self.zone).date()
+        for event, overdue in self.unsatisfied_mandatory(scope, households, today):
+            cadre = households[event["household_id"]]["contact_cadre_id"]
+            mandatory[cadre][overdue] += 1
+        cases = self.store.select(
+            self.casework, "grievances", [*scope.where(), Condition("status", "in", OPEN)]
+        )
+        open_cases = Counter(c["assignee_id"] for c in cases)
+        overdue_cases = Counter(c["assignee_id"] for c in cases if c["resolve_by"] < now)
+        items = []
+        for cadre in self.cadres(scope):
+            mine = linked.get(cadre["id"], [])
+            items.append(
+                {
+                    "cadre_id": cadre["id"],
+                    "username": cadre["username"],
+                    "display_name": cadre["display_name"],
+                    "community_id": cadre["community_id"],
+                    "grid_id": cadre["grid_id"],
+                    "visits": visit_counts[cadre["id"]],
+                    "weekly_quota": WEEKLY_QUOTA,
+                    "households_linked": len(mine),
+                    "households_due": sum(1 for h in mine if self.due(h, last, now)),
+                    "mandatory_pending": mandatory[cadre["id"]][False],
+                    "mandatory_overdue": mandatory[cadre["id"]][True],
+                    "grievances_open": open_cases[cadre["id"]],
+                    "grievances_overdue": overdue_cases[cadre["id"]],
+                }
+            )
+        return {"week": week, "items": items}
+
+    def cadres(self, scope: Scope) -> list[Row]:
+        where: list[Condition | AnyOf] = [
+            eq("role", "cadre"),
+            Condition("community_id", "in", scope.communities),
+        ]
+        if scope.grid_id:
+            where.append(AnyOf(((eq("grid_id", scope.grid_id),), (eq("grid_id", None),))))
+        return self.store.select(
+            self.organisation, "accounts", where, order_by=("community_id", "username")
+        )
+
+    # -- coverage -----------------------------------------------------------------
+
+    def coverage(
+        self, actor: Actor, *, community_id: str | None = None, grid_id: str | None = None
+    ) -> dict[str, Any]:
+        scope = self.scope(actor, community_id, grid_id)
+        now_at = self.clock.now()
+        now = micros(now_at)
+        households = self.households(scope)
+        last = self.last_visits(scope)
+        cadence = CADENCE // timedelta(microseconds=1)
+        within = sum(1 for h in households if h in last and now - last[h] <= cadence)
+        overdue = []
+        for household in households.values():
+            if self.due(household, last, now):
+                overdue.append(
+                    {
+                        "household_id": household["id"],
+                        "community_id": household["community_id"],
+                        "grid_id": household["grid_id"],
+                        "contact_cadre_id": household["contact_cadre_id"],
+                        "last_visited_at": self.local(last.get(household["id"])),
+                        "days_since": (now - since(household, last)) // DAY_US,
+                    }
+                )
+        overdue.sort(key=lambda item: (-item["days_since"], item["household_id"]))
+        today = now_at.astimezone(self.zone).date()
+        pending = [
+            {
+                "household_id": event["household_id"],
+                "life_event_id": event["id"],
+                "kind": event["kind"],
+                "occurred_on": event["occurred_on"],
+                "visit_due_by": event["visit_due_by"],
+                "overdue": is_overdue,
+            }
+            for event, is_overdue in self.unsatisfied_mandatory(scope, households, today)
+        ]
+        return {
+            "households_total": len(households),
+            "visited_within_cadence": within,
+            "households_due": len(overdue),
+            "overdue_households": overdue,
+            "pending_mandatory": pending,
+        }
+
+    # -- resolution ---------------------------------------------------------------
+
+    def resolution(
+        self,
+        actor: Actor,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        group_by: str = "category",
+        community_id: str | None = None,
+        grid_id: str | None = None,
+    ) -> dict[str, Any]:
+        if group_by not in GROUPS:
+            raise InvalidCommand(
+                "group_by must be one of category, grid, community", field="group_by"
+            )
+        scope = self.scope(actor, community_id, grid_id)
+        now = micros(self.clock.now())
+        cases = self.store.select(
+            self.casework,
+            "grievances",
+            [*scope.where(), *self.received_between(date_from, date_to, "received_at")],
+        )
+        groups: dict[str, list[Row]] = defaultdict(list)
+        for case in cases:
+            groups[GROUPS[group_by](case)].append(case)
+        items = [{"group": key, **rates(groups[key], now)} for key in sorted(groups)]
+        return {"group_by": group_by, "items": items}
+
+    # -- late entries and the ledger ----------------------------------------------
+
+    def late_entries(
+        self,
+        actor: Actor,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        community_id: str | None = None,
+        grid_id: str | None = None,
+    ) -> dict[str, Any]:
+        scope = self.scope(actor, community_id, grid_id)
+        households = self.households(scope)
+        visits = self.store.select(
+            self.casework,
+            "visits",
+            [
+                *scope.where(None),
+                eq("late_logged", 1),
+                *self.received_between(date_from, date_to, "recorded_at"),
+            ],
+            order_by=("recorded_at", "id"),
+        )
+        items = [
+            {
+                "visit_id": visit["id"],
+                "household_id": visit["household_id"],
+                "visitor_id": visit["visitor_id"],
+                "visited_at": self.local(visit["visited_at"]),
+                "recorded_at": self.local(visit["recorded_at"]),
+                "gap_hours": round((visit["recorded_at"] - visit["visited_at"]) / 3_600_000_000, 1),
+                "voided": bool(visit["voided"]),
+            }
+            for visit in visits
+            if visit["household_id"] in households
+        ]
+        return {"items": items}
+
+    def ledger(
+        self,
+        actor: Actor,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        community_id: str | None = None,
+        grid_id: str | None = None,
+    ) -> Ledger:
+        scope = self.scope(actor, community_id, grid_id)
+        cases = self.store.select(
+            self.casework,
+            "grievances",
+            [*scope.where(), *self.received_between(date_from, date_to, "received_at")],
+            order_by=("received_at", "id"),
+        )
+        accounts = {row["id"]: row for row in self.store.select(self.organisation, "accounts")}
+        return ledger_of(cases, accounts, self.local)
+
+
+class StoppedClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def since(household: Row, last: dict[str, int]) -> int:
+    """The start of a household's cadence: its last visit, or its registration."""
+    key = household["id"]
+    return last[key] if key in last else int(household["registered_at"])
+
+
+def rates(cases: list[Row], now: int) -> dict[str, Any]:
+    """The three rates and the other measures of one group of cases (README)."""
+
+    def end(case: Row) -> int:
+        return case["ended_at"] if case["status"] in ("withdrawn", "merged") else now
+
+    def standing(case: Row) -> int | None:
+        return case["resolved_at"] if case["status"] in ("resolved", "closed") else None
+
+    responded = [c for c in cases if c["accepted_at"] is not None or c["respond_by"] <= end(c)]
+    evaluated = [c for c in cases if c["rating"] is not None]
+    judged = [c for c in cases if standing(c) is not None or c["resolve_by"] <= end(c)]
+    resolved_once = [c for c in cases if c["first_resolved_at"] is not None]
+    resolution_days = [
+        (standing(c) - c["received_at"]) / DAY_US for c in cases if standing(c) is not None
+    ]
+    return {
+        "filed": len(cases),
+        "response_rate": ratio(
+            sum(
+                1
+                for c in responded
+                if c["accepted_at"] is not None and c["accepted_at"] <= c["respond_by"]
+            ),
+            len(responded),
+        ),
+        "resolution_rate": ratio(sum(1 for c in evaluated if c["solved"]), len(evaluated)),
+        "satisfaction_rate": ratio(
+            sum(satisfaction(c["rating"]) for c in evaluated), len(evaluated)
+        ),
+        "on_time_rate": ratio(
+            sum(1 for c in judged if on_time(standing(c), c["resolve_by"])), len(judged)
+        ),
+        "reopen_rate": ratio(
+            sum(1 for c in resolved_once if c["reopen_count"]), len(resolved_once)
+        ),
+        "median_days_to_resolve": (
+            round(statistics.median(resolution_days), 2) if resolution_days else None
+        ),
+        "open_overdue": sum(1 for c in cases if c["status"] in OPEN and c["resolve_by"] < now),
+    }
+
+
+def on_time(resolved_at: int | None, resolve_by: int) -> bool:
+    return resolved_at is not None and resolved_at <= resolve_by
+
+
+def satisfaction(rating: str) -> float:
+    return {"satisfied": 1.0, "basically_satisfied": 0.5}.get(rating, 0.0)
+
+
+def ratio(part: float, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(week: str) -> date:
+    """Monday of an ISO week written ``2026-W47``."""
+    try:
+        year, number = week.split("-W")
+        return date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise InvalidCommand("week must look like 2026-W47", field="week") from None
