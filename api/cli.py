@@ -10,12 +10,12 @@ import uvicorn
 from rich.progress import Progress
 
 from api import projection_commands
-from api.bootstrap import County, open_county
+from api.bootstrap import County
+from api.environment import county_from_environment, settings_from_environment
 from api.logs import configure_logging
 from application.demo import DemoClock, demo_accounts, seed_demo
 from application.policies import load_policy_book
 from application.services import CaseServices
-from infrastructure.settings import Settings
 
 app = typer.Typer(help="Anju 安居: casework for resettlement communities.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
@@ -32,14 +32,6 @@ def main() -> None:
     app()
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as error:
-        typer.echo(f"anju: bad settings: {error}", err=True)
-        raise typer.Exit(2) from None
-
-
 NoProjections = Annotated[
     bool, typer.Option("--no-projections", help="Leave the read models to `anju projections run`")
 ]
@@ -53,7 +45,7 @@ def serve(
     from api.app import create_app
 
     configure_logging()
-    settings = _settings()
+    settings = settings_from_environment()
     if no_projections:
         settings.projections = False
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
@@ -65,7 +57,7 @@ def bootstrap(
     display_name: Annotated[str | None, typer.Option(help="Shown name")] = None,
 ) -> None:
     """Create the first admin account; its token is the last line printed."""
-    county = open_county(_settings())
+    county = county_from_environment(settings_from_environment())
     try:
         token = county.services.organisation.bootstrap_admin(username, display_name)
     finally:
@@ -80,7 +72,7 @@ def seed(
     weeks: Annotated[int, typer.Option(help="Weeks of history")] = 4,
 ) -> None:
     """Seed a demo county into an empty store and print a token per demo role."""
-    county = open_county(_settings())
+    county = county_from_environment(settings_from_environment())
     try:
         if _has_events(county):
             typer.echo("the store already holds events; nothing seeded", err=True)
@@ -93,8 +85,8 @@ def seed(
 @demo_app.command("run")
 def demo_run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Seed the demo county if the store is empty, print tokens, and serve."""
-    settings = _settings()
-    county = open_county(settings)
+    settings = settings_from_environment()
+    county = county_from_environment(settings)
     try:
         if not _has_events(county):
             _seed(county, 300, 4)

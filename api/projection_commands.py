@@ -10,19 +10,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.bootstrap import County, open_county
-from infrastructure.settings import Settings
+from api.environment import county_from_environment
 
 app = typer.Typer(help="Read models (projections).", no_args_is_help=True)
-
-
-def _county() -> County:
-    try:
-        settings = Settings()
-    except ValueError as error:
-        typer.echo(f"anju: bad settings: {error}", err=True)
-        raise typer.Exit(2) from None
-    return open_county(settings)
 
 
 @app.command("run")
@@ -32,7 +22,7 @@ def run(
     ] = 1.0,
 ) -> None:
     """Keep every read model up to date until stopped (SIGINT or SIGTERM)."""
-    county = _county()
+    county = county_from_environment()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -48,7 +38,7 @@ def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model (default: all)")] = None,
 ) -> None:
     """Build fresh tables from position 0 beside the live ones, then switch to them."""
-    county = _county()
+    county = county_from_environment()
     projections = county.services.projections
     if name is not None and name not in projections.models:
         typer.echo(f"no read model {name}; there are {', '.join(projections.models)}", err=True)
@@ -79,7 +69,7 @@ def rebuild(
 @app.command("status")
 def status() -> None:
     """Each read model's position and lag, in events and seconds."""
-    county = _county()
+    county = county_from_environment()
     try:
         projections = county.services.projections
         head = projections.head()
