@@ -125,6 +125,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         settings.timezone,
         scratch_store=lambda: SQLiteReadStore(":memory:"),
     )
+    closers.append(services.projections.close)
     return County(
         settings=settings,
         services=services,

@@ -119,7 +119,10 @@ def _seed(county: County, households: int, weeks: int) -> None:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        cast = seed_demo(services, clock, households=households, weeks=weeks, progress=progress)
+        try:
+            cast = seed_demo(services, clock, households=households, weeks=weeks, progress=progress)
+        finally:
+            services.projections.close()
     typer.echo(f"seeded {cast.summary()}")
     _print_tokens(county)
 

@@ -62,6 +62,7 @@ class Problem(BaseModel):
 # Inputs checked in the application that arrive as query parameters, not in the body.
 QUERY_FIELDS = frozenset({"week", "month", "as_of", "group_by"})
 
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the errors a route may answer, as problem+json."""
     return {status: {"model": Problem, "description": TITLES[status]} for status in statuses}

@@ -69,6 +69,10 @@ class Projections:
         self._ahead: tuple[int, Future[Sequence[Notification]]] | None = None
         self.in_process = False
 
+    def close(self) -> None:
+        """Stop the read-ahead thread."""
+        self._reader.shutdown(wait=True, cancel_futures=True)
+
     def prepare(self) -> None:
         for model in self.models.values():
             self.store.prepare(model)

@@ -59,8 +59,11 @@ class CaseServices:
             past = Projections(
                 book, store, [OrganisationModel(), CaseworkModel()], until=micros(moment)
             )
-            past.prepare()
-            past.catch_up()
+            try:
+                past.prepare()
+                past.catch_up()
+            finally:
+                past.close()
             return store
 
         reports = Reports(

@@ -64,7 +64,7 @@ PROJECTION_METRICS: list[tuple[str, str, str, Callable[[ModelStatus], float]]] =
     (
         "anju_projection_lag_events",
         "gauge",
-        "Events in the log the read model has not processed yet.",
+        "Log positions the read model has not processed yet (events, plus any gaps).",
         lambda row: row.lag_events,
     ),
     (
