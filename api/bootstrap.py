@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from application.casebook import Casebook
 from application.policies import load_policy_book
 from application.ports import Clock
+from application.read_model import LogReader
 from application.services import CaseServices
 from infrastructure.clock import SystemClock
 from infrastructure.event_store import (
@@ -25,6 +26,7 @@ from infrastructure.event_store import (
 from infrastructure.idempotency import PostgresIdempotencyStore, SQLiteIdempotencyStore
 from infrastructure.keystores import PostgresKeyStore, SQLiteKeyStore
 from infrastructure.log_listener import LogListener
+from infrastructure.log_reader import postgres_log_reader
 from infrastructure.read_store import PostgresReadStore, SQLiteReadStore
 from infrastructure.settings import Settings
 from infrastructure.vault import MasterKeyError, Vault, load_master_key, new_master_key_text
@@ -101,6 +103,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         listener = LogListener(settings.database_url, settings.county)
         closers.append(listener.close)
         wait_for_news: Callable[[float], None] = listener.wait
+        read_log: LogReader | None = postgres_log_reader(pool, settings.county, events_table)
 
         def ping() -> None:
             with pool.connection(timeout=2) as conn:
@@ -112,6 +115,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         read_store = SQLiteReadStore(settings.county_dir / "readmodels.sqlite")
         closers.extend([keys.close, idempotency.close, read_store.close])
         wait_for_news = time.sleep
+        read_log = None  # the library's recorder reads SQLite fast enough
 
         def ping() -> None:
             book.recorder.max_notification_id()
@@ -124,6 +128,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         read_store,
         settings.timezone,
         scratch_store=lambda: SQLiteReadStore(":memory:"),
+        read_log=read_log,
     )
     closers.append(services.projections.close)
     return County(

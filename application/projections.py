@@ -20,16 +20,26 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from eventsourcing.persistence import Notification
-
 from application.casebook import Casebook
 from application.errors import NotYetConsistent
-from application.read_model import Fact, ReadModel, ReadStore, Rows, Tracking, from_micros
+from application.read_model import (
+    Entry,
+    Fact,
+    LogReader,
+    ReadModel,
+    ReadStore,
+    Row,
+    Rows,
+    Tracking,
+    from_micros,
+)
 
 log = logging.getLogger("anju.projections")
 
 BATCH_SIZE = 10000
 AS_OF_MARGIN_US = 60_000_000
+# Rows kept between batches (so the next batch need not read them back), at most.
+REMEMBERED_ROWS = 300_000
 Progress = Callable[[int, int], None]
 
 
@@ -54,8 +64,10 @@ class Projections:
         models: Sequence[ReadModel],
         batch_size: int = BATCH_SIZE,
         until: int | None = None,
+        read_log: LogReader | None = None,
     ) -> None:
         self.book = book
+        self.read_log = read_log or library_reader(book)
         self.store = store
         self.models = {model.name: model for model in models}
         self.batch_size = batch_size
@@ -66,7 +78,9 @@ class Projections:
         self._wanted: dict[str, bool] = {}  # topic -> whether any model folds it
         # While one batch is folded and written, the next is read.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-log-reader")
-        self._ahead: tuple[int, Future[Sequence[Notification]]] | None = None
+        self._ahead: tuple[int, Future[Sequence[Entry]]] | None = None
+        # Per (model, generation): the rows of the last batch written, and its position.
+        self._rows: dict[tuple[str, int], tuple[int, dict[str, dict[str, Row]]]] = {}
         self.in_process = False
 
     def close(self) -> None:
@@ -108,18 +122,14 @@ class Projections:
         if not notifications:
             self._switch_caught_up(targets)
             return False
-        head = int(notifications[-1].id)
+        head = int(notifications[-1][0])
         if len(notifications) == self.batch_size:
             self._read_ahead(head)
         wanted = self._wanted
-        for topic in {n.topic for n in notifications} - wanted.keys():
+        for topic in {entry[1] for entry in notifications} - wanted.keys():
             wanted[topic] = any(model.wants(topic) for model in self.models.values())
         decode = Fact.decode
-        facts = [
-            decode(n.id, n.topic, n.originator_id, n.originator_version, n.state)
-            for n in notifications
-            if wanted[n.topic]
-        ]
+        facts = [decode(*entry) for entry in notifications if wanted[entry[1]]]
         if self.until is not None:
             facts = self._recorded_by_until(facts)
         for model, tracking in targets:
@@ -137,7 +147,7 @@ class Projections:
             self._past_until = True
         return kept
 
-    def _read(self, start: int) -> Sequence[Notification]:
+    def _read(self, start: int) -> Sequence[Entry]:
         """The batch after ``start``: read ahead while the last one was folded, if it was."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == start:
@@ -147,10 +157,8 @@ class Projections:
     def _read_ahead(self, start: int) -> None:
         self._ahead = (start, self._reader.submit(self._select, start))
 
-    def _select(self, start: int) -> Sequence[Notification]:
-        return self.book.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
-        )
+    def _select(self, start: int) -> Sequence[Entry]:
+        return self.read_log(start, self.batch_size)
 
     def _apply(
         self,
@@ -158,7 +166,7 @@ class Projections:
         tracking: Tracking,
         facts: list[Fact],
         head: int,
-        batch: Sequence[Notification],
+        batch: Sequence[Entry],
     ) -> None:
         after = tracking.position
         mine = [f for f in facts if f.position > after and model.wants(f.topic)]
@@ -166,11 +174,35 @@ class Projections:
         for fact in mine:
             for table, key in model.needs(fact):
                 wanted[table].add(key)
-        rows = Rows(self.store.fetch(model, tracking.generation, wanted))
+        rows = Rows(self._fetch(model, tracking, wanted))
         for fact in mine:
             model.apply(fact, rows)
-        passed = len(batch) if batch[0].id > after else sum(1 for n in batch if n.id > after)
-        self.store.commit(model, tracking.generation, tracking.position, head, passed, rows)
+        passed = len(batch) if batch[0][0] > after else sum(1 for e in batch if e[0] > after)
+        if self.store.commit(model, tracking.generation, after, head, passed, rows):
+            self._remember(model, tracking.generation, head, rows)
+
+    def _fetch(
+        self, model: ReadModel, tracking: Tracking, wanted: dict[str, set[str]]
+    ) -> dict[str, dict[str, Row]]:
+        """The rows a batch needs: from the last batch's rows when still current, else the store.
+
+        The rows this runner wrote at a position are the stored rows for as long as
+        the tracking position is still that one: any other runner's batch moves it.
+        """
+        key = (model.name, tracking.generation)
+        remembered = self._rows.pop(key, None)
+        if remembered is None or remembered[0] != tracking.position:
+            return self.store.fetch(model, tracking.generation, wanted)
+        known = remembered[1]
+        missing = {table: keys - known[table].keys() for table, keys in wanted.items()}
+        for table, rows in self.store.fetch(model, tracking.generation, missing).items():
+            known[table].update(rows)
+        return known
+
+    def _remember(self, model: ReadModel, generation: int, position: int, rows: Rows) -> None:
+        seen = rows.seen()
+        if sum(len(table) for table in seen.values()) <= REMEMBERED_ROWS:
+            self._rows[(model.name, generation)] = (position, seen)
 
     def _switch_caught_up(self, targets: list[tuple[ReadModel, Tracking]]) -> None:
         for model, tracking in targets:
@@ -251,3 +283,15 @@ class Projections:
             return 0.0
         fact = Fact.decode(0, waiting[0].topic, waiting[0].originator_id, 0, waiting[0].state)
         return max(0.0, round((now - from_micros(fact.recorded)).total_seconds(), 3))
+
+
+def library_reader(book: Casebook) -> LogReader:
+    """The log through the library's recorder (any store it supports)."""
+
+    def read(after: int, limit: int) -> Sequence[Entry]:
+        found = book.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        return [(n.id, n.topic, n.originator_id, n.originator_version, n.state) for n in found]
+
+    return read

@@ -91,6 +91,10 @@ class Rows:
         self._rows[table][row["id"]] = row
         self.dirty[table][row["id"]] = row
 
+    def seen(self) -> dict[str, dict[str, Row]]:
+        """Every row the batch read or wrote, as it now stands."""
+        return self._rows
+
     def is_new(self, table: str, key: str) -> bool:
         """Whether the row was made in this batch (so it is inserted, not updated)."""
         return key not in self._stored[table]
@@ -103,6 +107,16 @@ class Rows:
         row.update(values)
         self.dirty[table][key] = row
         return row
+
+
+# One entry of the log as projections read it: position, topic, aggregate ID, version, state.
+Entry = tuple[int, str, Any, int, bytes]
+
+
+class LogReader(Protocol):
+    def __call__(self, after: int, limit: int) -> Sequence[Entry]:
+        """Up to ``limit`` entries after position ``after``, in log order."""
+        ...
 
 
 class ReadModel(Protocol):

@@ -15,7 +15,7 @@ from application.organisation import Organisation
 from application.organisation_model import OrganisationModel
 from application.ports import Clock, PersonalDataVault
 from application.projections import Projections
-from application.read_model import ReadStore, micros
+from application.read_model import LogReader, ReadStore, micros
 from application.reports import Reports
 from application.visits import Visits
 from domain.deadlines import PolicyBook
@@ -43,9 +43,12 @@ class CaseServices:
         read_store: ReadStore,
         timezone: str = "Asia/Shanghai",
         scratch_store: Callable[[], ReadStore] | None = None,
+        read_log: LogReader | None = None,
     ) -> CaseServices:
         casework, organisation_model = CaseworkModel(), OrganisationModel()
-        projections = Projections(book, read_store, [organisation_model, casework])
+        projections = Projections(
+            book, read_store, [organisation_model, casework], read_log=read_log
+        )
         projections.prepare()
         organisation = Organisation(book, clock, lambda: lists.community_codes())
         lists = CaseLists(read_store, casework, organisation_model, organisation.access)
@@ -57,7 +60,11 @@ class CaseServices:
                 raise ValueError("no scratch store to rebuild read models as of a moment")
             store = scratch_store()
             past = Projections(
-                book, store, [OrganisationModel(), CaseworkModel()], until=micros(moment)
+                book,
+                store,
+                [OrganisationModel(), CaseworkModel()],
+                until=micros(moment),
+                read_log=read_log,
             )
             try:
                 past.prepare()

@@ -8,7 +8,9 @@ same run and on the same data, measures:
 - library: the eventsourcing recorder's ``select_notifications`` plus
   ``mapper.to_domain_event`` over the whole log (what any library-based
   projection pays before doing any work);
-- raw read: the recorder's ``select_notifications`` alone (the I/O floor);
+- library read: the recorder's ``select_notifications`` alone;
+- projection read: the projections' own log reader (on PostgreSQL, five
+  columns as tuples over psycopg's binary protocol; on SQLite, the library's);
 - rebuild: ``Projections.rebuild()`` — new tables for every read model, fold
   every event, write rows and tracking per batch, build indexes, switch.
 
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.bootstrap import open_county
 from application.casebook import Casebook
+from application.read_model import LogReader
 from application.synthetic_county import generate_county
 from infrastructure.settings import Settings
 from infrastructure.vault import new_master_key_text
@@ -62,6 +65,14 @@ def read_all(book: Casebook, decode: bool) -> int:
                 book.mapper.to_domain_event(notification)
         count += len(batch)
         start = batch[-1].id
+
+
+def read_with(read_log: LogReader) -> int:
+    count, start = 0, 0
+    while batch := read_log(start, 10000):
+        count += len(batch)
+        start = batch[-1][0]
+    return count
 
 
 def rate(events: int, run: Callable[[], object], runs: int) -> tuple[float, list[float]]:
@@ -100,7 +111,10 @@ def main() -> None:
         events = generated.events
         figures = {
             "library read+decode": rate(events, lambda: read_all(county.book, True), args.runs),
-            "raw read (no decode)": rate(events, lambda: read_all(county.book, False), args.runs),
+            "library read (no decode)": rate(
+                events, lambda: read_all(county.book, False), args.runs
+            ),
+            "projection read": rate(events, lambda: read_with(projections.read_log), args.runs),
             "full rebuild": rate(events, projections.rebuild, args.runs),
         }
         baseline = figures["library read+decode"][0]
