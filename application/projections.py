@@ -88,8 +88,18 @@ class Projections:
         self._reader.shutdown(wait=True, cancel_futures=True)
 
     def prepare(self) -> None:
+        """Tables for every model; tables of an older layout are rebuilt first."""
         for model in self.models.values():
             self.store.prepare(model)
+        stale = [
+            name
+            for name, model in self.models.items()
+            for tracking in self.store.tracking(model)
+            if tracking.live and tracking.layout != self.store.layout(model)
+        ]
+        if stale:
+            log.warning("projections: rebuilding %s, built to an older layout", ", ".join(stale))
+            self.rebuild(stale)
 
     # -- running ------------------------------------------------------------------
 

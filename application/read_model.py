@@ -177,6 +177,7 @@ class Tracking:
     events: int
     live: bool
     updated_at: int = 0
+    layout: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,6 +186,10 @@ class ReadStore(Protocol):
 
     def prepare(self, model: ReadModel) -> None:
         """Create the model's bookkeeping and live tables when missing."""
+        ...
+
+    def layout(self, model: ReadModel) -> str:
+        """The digest of the model's tables as this code declares them."""
         ...
 
     def tracking(self, model: ReadModel) -> list[Tracking]:

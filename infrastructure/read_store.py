@@ -9,6 +9,7 @@ tables beside the live ones and a switch is one row changed.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -36,7 +37,8 @@ BOOKKEEPING = (
     " model TEXT PRIMARY KEY, live INTEGER NOT NULL, building INTEGER)",
     "CREATE TABLE IF NOT EXISTS {tracking} ("
     " model TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
-    " events BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (model, generation))",
+    " events BIGINT NOT NULL, updated_at BIGINT NOT NULL, layout TEXT NOT NULL,"
+    " PRIMARY KEY (model, generation))",
 )
 SQL_TYPES = {"text": "TEXT", "int": "BIGINT"}
 OPERATORS = {"=": "=", "!=": "<>", ">=": ">=", "<": "<", "<=": "<=", ">": ">"}
@@ -89,7 +91,7 @@ class SQLReadStore:
         cursor.executemany(
             f"INSERT INTO {name} ({names}) VALUES ({marks})"
             f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            [[row[c] for c in columns] for row in [*new, *changed]],
+            [[row.get(c) for c in columns] for row in [*new, *changed]],
         )
 
     def sql(self, text: str) -> str:
@@ -115,6 +117,9 @@ class SQLReadStore:
                 self._create_generation(cursor, model, 1)
                 self._create_indexes(cursor, model, 1)
 
+    def layout(self, model: ReadModel) -> str:
+        return layout_of(model)
+
     def _create_generation(self, cursor: Any, model: ReadModel, generation: int) -> None:
         for table in model.tables:
             name = self.table_name(model, generation, table.name)
@@ -123,10 +128,11 @@ class SQLReadStore:
             cursor.execute(f"CREATE TABLE {name} (id TEXT PRIMARY KEY, {columns})")
         cursor.execute(
             self.sql(
-                f"INSERT INTO {self._tracking} (model, generation, position, events, updated_at)"
-                " VALUES (?, ?, 0, 0, ?)"
+                f"INSERT INTO {self._tracking}"
+                " (model, generation, position, events, updated_at, layout)"
+                " VALUES (?, ?, 0, 0, ?, ?)"
             ),
-            [model.name, generation, now_micros()],
+            [model.name, generation, now_micros(), layout_of(model)],
         )
 
     def _create_indexes(self, cursor: Any, model: ReadModel, generation: int) -> None:
@@ -143,7 +149,7 @@ class SQLReadStore:
         with self.transaction(write=False) as cursor:
             cursor.execute(
                 self.sql(
-                    f"SELECT t.generation, t.position, t.events, t.updated_at, g.live"
+                    f"SELECT t.generation, t.position, t.events, t.updated_at, g.live, t.layout"
                     f" FROM {self._tracking} t JOIN {self._generations} g ON g.model = t.model"
                     f" WHERE t.model = ? AND (t.generation = g.live OR t.generation = g.building)"
                     f" ORDER BY t.generation"
@@ -151,8 +157,8 @@ class SQLReadStore:
                 [model.name],
             )
             return [
-                Tracking(model.name, gen, pos, events, gen == live, updated)
-                for gen, pos, events, updated, live in cursor.fetchall()
+                Tracking(model.name, gen, pos, events, gen == live, updated, layout)
+                for gen, pos, events, updated, live, layout in cursor.fetchall()
             ]
 
     def begin_rebuild(self, model: ReadModel) -> int:
@@ -164,8 +170,17 @@ class SQLReadStore:
             )
             live, building = cursor.fetchone()
             if building is not None:
-                return int(building)  # a rebuild under way (perhaps interrupted) goes on
-            generation = int(live) + 1
+                cursor.execute(
+                    self.sql(
+                        f"SELECT layout FROM {self._tracking} WHERE model = ? AND generation = ?"
+                    ),
+                    [model.name, building],
+                )
+                if cursor.fetchone()[0] == layout_of(model):
+                    return int(building)  # a rebuild under way (perhaps interrupted) goes on
+            generation = int(building or live) + 1
+            if building is not None:  # begun by code with other tables: start again
+                self._drop_generation(cursor, model, int(building))
             cursor.execute(
                 self.sql(f"DELETE FROM {self._tracking} WHERE model = ? AND generation = ?"),
                 [model.name, generation],
@@ -194,12 +209,15 @@ class SQLReadStore:
                 ),
                 [generation, model.name],
             )
-            cursor.execute(
-                self.sql(f"DELETE FROM {self._tracking} WHERE model = ? AND generation = ?"),
-                [model.name, live],
-            )
-            for table in model.tables:
-                cursor.execute(f"DROP TABLE IF EXISTS {self.table_name(model, live, table.name)}")
+            self._drop_generation(cursor, model, int(live))
+
+    def _drop_generation(self, cursor: Any, model: ReadModel, generation: int) -> None:
+        cursor.execute(
+            self.sql(f"DELETE FROM {self._tracking} WHERE model = ? AND generation = ?"),
+            [model.name, generation],
+        )
+        for table in model.tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table_name(model, generation, table.name)}")
 
     def live_generation(self, cursor: Any, model: ReadModel) -> int:
         cursor.execute(
@@ -414,18 +432,25 @@ class PostgresReadStore(SQLReadStore):
             with cursor.copy(statement) as copy:
                 copy.set_types(types)
                 for row in new:
-                    copy.write_row([row[c] for c in columns])
+                    copy.write_row([row.get(c) for c in columns])
         if changed:
             arrays = ", ".join(f"%b::{t}[]" for t in types)  # binary: no quoting of each value
             updates = ", ".join(f"{c} = v.{c}" for c in columns[1:])
             cursor.execute(
                 f"UPDATE {name} AS t SET {updates}"
                 f" FROM unnest({arrays}) AS v({', '.join(columns)}) WHERE t.id = v.id",
-                [[row[c] for row in changed] for c in columns],
+                [[row.get(c) for row in changed] for c in columns],
             )
 
     def close(self) -> None:
         """The pool belongs to the county and is closed with it."""
+
+
+def layout_of(model: ReadModel) -> str:
+    """A digest of the model's tables, columns and indexes: tables built to another
+    layout are rebuilt before use."""
+    text = repr([(t.name, sorted(t.columns.items()), t.indexes) for t in model.tables])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def table_of(model: ReadModel, name: str) -> Table:
