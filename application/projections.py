@@ -286,12 +286,10 @@ class Projections:
 
     def _lag_seconds(self, position: int, now: datetime) -> float:
         """How long the oldest event not yet processed has been waiting."""
-        waiting = self.book.recorder.select_notifications(
-            start=position, limit=1, inclusive_of_start=False
-        )
+        waiting = self.read_log(position, 1)
         if not waiting:
             return 0.0
-        fact = Fact.decode(0, waiting[0].topic, waiting[0].originator_id, 0, waiting[0].state)
+        fact = Fact.decode(*waiting[0])
         return max(0.0, round((now - from_micros(fact.recorded)).total_seconds(), 3))
 
 

@@ -9,8 +9,8 @@ a store (``infrastructure.read_store``) do the rest.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -70,10 +70,6 @@ def from_micros(value: int) -> datetime:
 def day_text(value: Any) -> str:
     """A transcoded date (``{"_data_": "2026-11-20"}``) as its ISO text."""
     return value if isinstance(value, str) else str(value["_data_"])
-
-
-def as_date(text: str) -> date:
-    return date.fromisoformat(text)
 
 
 class Rows:
@@ -176,9 +172,7 @@ class Tracking:
     position: int
     events: int
     live: bool
-    updated_at: int = 0
     layout: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ReadStore(Protocol):

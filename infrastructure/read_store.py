@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +36,7 @@ BOOKKEEPING = (
     " model TEXT PRIMARY KEY, live INTEGER NOT NULL, building INTEGER)",
     "CREATE TABLE IF NOT EXISTS {tracking} ("
     " model TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
-    " events BIGINT NOT NULL, updated_at BIGINT NOT NULL, layout TEXT NOT NULL,"
+    " events BIGINT NOT NULL, layout TEXT NOT NULL,"
     " PRIMARY KEY (model, generation))",
 )
 SQL_TYPES = {"text": "TEXT", "int": "BIGINT"}
@@ -129,10 +128,10 @@ class SQLReadStore:
         cursor.execute(
             self.sql(
                 f"INSERT INTO {self._tracking}"
-                " (model, generation, position, events, updated_at, layout)"
-                " VALUES (?, ?, 0, 0, ?, ?)"
+                " (model, generation, position, events, layout)"
+                " VALUES (?, ?, 0, 0, ?)"
             ),
-            [model.name, generation, now_micros(), layout_of(model)],
+            [model.name, generation, layout_of(model)],
         )
 
     def _create_indexes(self, cursor: Any, model: ReadModel, generation: int) -> None:
@@ -149,7 +148,7 @@ class SQLReadStore:
         with self.transaction(write=False) as cursor:
             cursor.execute(
                 self.sql(
-                    f"SELECT t.generation, t.position, t.events, t.updated_at, g.live, t.layout"
+                    f"SELECT t.generation, t.position, t.events, g.live, t.layout"
                     f" FROM {self._tracking} t JOIN {self._generations} g ON g.model = t.model"
                     f" WHERE t.model = ? AND (t.generation = g.live OR t.generation = g.building)"
                     f" ORDER BY t.generation"
@@ -157,8 +156,8 @@ class SQLReadStore:
                 [model.name],
             )
             return [
-                Tracking(model.name, gen, pos, events, gen == live, updated, layout)
-                for gen, pos, events, updated, live, layout in cursor.fetchall()
+                Tracking(model.name, gen, pos, events, gen == live, layout)
+                for gen, pos, events, live, layout in cursor.fetchall()
             ]
 
     def begin_rebuild(self, model: ReadModel) -> int:
@@ -258,10 +257,10 @@ class SQLReadStore:
             with self.transaction() as cursor:
                 cursor.execute(
                     self.sql(
-                        f"UPDATE {self._tracking} SET position = ?, events = events + ?,"
-                        f" updated_at = ? WHERE model = ? AND generation = ? AND position = ?"
+                        f"UPDATE {self._tracking} SET position = ?, events = events + ?"
+                        f" WHERE model = ? AND generation = ? AND position = ?"
                     ),
-                    [position, events, now_micros(), model.name, generation, after],
+                    [position, events, model.name, generation, after],
                 )
                 if cursor.rowcount != 1:
                     raise Rollback
@@ -475,7 +474,3 @@ def order_term(table: Table, term: str) -> str:
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def now_micros() -> int:
-    return time.time_ns() // 1000

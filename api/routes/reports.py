@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -44,90 +45,76 @@ class LedgerFormat(StrEnum):
     XLSX = "xlsx"
 
 
-def reports_for(
-    services: Services, response: Response, consistent_with: int | None, as_of: datetime | None
-) -> Reports:
+@dataclass(frozen=True)
+class ReportScope:
+    """The query every report shares: where, and which read models answer."""
+
+    reports: Reports
+    place: dict[str, str | None]
+    headers: dict[str, str]
+
+
+def report_scope(
+    services: Services,
+    community_id: Community = None,
+    grid_id: Grid = None,
+    consistent_with: ConsistentWith = None,
+    as_of: AsOf = None,
+) -> ReportScope:
     """The live reports once consistent, or reports rebuilt from the log as of a moment."""
+    place = {"community_id": community_id, "grid_id": grid_id}
     if as_of is not None:
-        return services.reports.as_of(as_of)
+        return ReportScope(services.reports.as_of(as_of), place, {})
     position = services.projections.settle(consistent_with)
-    response.headers["Read-Model-Position"] = str(position)
-    return services.reports
+    return ReportScope(services.reports, place, {"Read-Model-Position": str(position)})
+
+
+Scoped = Annotated[ReportScope, Depends(report_scope)]
 
 
 @router.get("/v1/reports/workload", response_model=Workload)
 def workload(
-    actor: CurrentActor,
-    services: Services,
-    response: Response,
-    week: Week = None,
-    community_id: Community = None,
-    grid_id: Grid = None,
-    consistent_with: ConsistentWith = None,
-    as_of: AsOf = None,
+    actor: CurrentActor, scope: Scoped, response: Response, week: Week = None
 ) -> dict[str, Any]:
     """Per cadre: visits this week against the quota, linked and due households, cases."""
-    reports = reports_for(services, response, consistent_with, as_of)
-    return reports.workload(actor, week=week, community_id=community_id, grid_id=grid_id)
+    response.headers.update(scope.headers)
+    return scope.reports.workload(actor, week=week, **scope.place)
 
 
 @router.get("/v1/reports/coverage", response_model=Coverage)
-def coverage(
-    actor: CurrentActor,
-    services: Services,
-    response: Response,
-    community_id: Community = None,
-    grid_id: Grid = None,
-    consistent_with: ConsistentWith = None,
-    as_of: AsOf = None,
-) -> dict[str, Any]:
+def coverage(actor: CurrentActor, scope: Scoped, response: Response) -> dict[str, Any]:
     """Households visited within the 90-day cadence, overdue ones, pending mandatory visits."""
-    reports = reports_for(services, response, consistent_with, as_of)
-    return reports.coverage(actor, community_id=community_id, grid_id=grid_id)
+    response.headers.update(scope.headers)
+    return scope.reports.coverage(actor, **scope.place)
 
 
 @router.get("/v1/reports/resolution", response_model=Resolution)
 def resolution(
     actor: CurrentActor,
-    services: Services,
+    scope: Scoped,
     response: Response,
     date_from: From = None,
     date_to: To = None,
     group_by: GroupBy = GroupBy.CATEGORY,
-    community_id: Community = None,
-    grid_id: Grid = None,
-    consistent_with: ConsistentWith = None,
-    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """The three rates and the other resolution measures, per group."""
-    reports = reports_for(services, response, consistent_with, as_of)
-    return reports.resolution(
-        actor,
-        date_from=date_from,
-        date_to=date_to,
-        group_by=group_by.value,
-        community_id=community_id,
-        grid_id=grid_id,
+    response.headers.update(scope.headers)
+    return scope.reports.resolution(
+        actor, date_from=date_from, date_to=date_to, group_by=group_by.value, **scope.place
     )
 
 
 @router.get("/v1/reports/late-entries", response_model=LateEntries)
 def late_entries(
     actor: CurrentActor,
-    services: Services,
+    scope: Scoped,
     response: Response,
     date_from: From = None,
     date_to: To = None,
-    community_id: Community = None,
-    grid_id: Grid = None,
-    consistent_with: ConsistentWith = None,
-    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """Visits recorded more than 48 hours after they happened, with the gap."""
-    reports = reports_for(services, response, consistent_with, as_of)
-    return reports.late_entries(
-        actor, date_from=date_from, date_to=date_to, community_id=community_id, grid_id=grid_id
-    )
+    response.headers.update(scope.headers)
+    return scope.reports.late_entries(actor, date_from=date_from, date_to=date_to, **scope.place)
 
 
 @router.get(
@@ -142,32 +129,20 @@ def late_entries(
 )
 def grievance_ledger(
     actor: CurrentActor,
-    services: Services,
+    scope: Scoped,
     format: LedgerFormat = LedgerFormat.CSV,
     date_from: From = None,
     date_to: To = None,
-    community_id: Community = None,
-    grid_id: Grid = None,
-    consistent_with: ConsistentWith = None,
-    as_of: AsOf = None,
 ) -> Response:
     """The grievance ledger (台账) as CSV (UTF-8 with BOM) or XLSX."""
-    settled = Response()
-    reports = reports_for(services, settled, consistent_with, as_of)
-    ledger = reports.ledger(
-        actor, date_from=date_from, date_to=date_to, community_id=community_id, grid_id=grid_id
-    )
+    ledger = scope.reports.ledger(actor, date_from=date_from, date_to=date_to, **scope.place)
     if format is LedgerFormat.XLSX:
         body, media_type = xlsx_of(ledger), XLSX
     else:
         body, media_type = csv_of(ledger), "text/csv; charset=utf-8"
     filename = quote(f"诉求台账.{format.value}")
-    headers = {
-        "Content-Disposition": f'attachment; filename="ledger.{format.value}"; '
-        f"filename*=UTF-8''{filename}"
-    }
-    if "read-model-position" in settled.headers:
-        headers["Read-Model-Position"] = settled.headers["read-model-position"]
+    disposition = f"attachment; filename=\"ledger.{format.value}\"; filename*=UTF-8''{filename}"
+    headers = {"Content-Disposition": disposition, **scope.headers}
     return Response(body, media_type=media_type, headers=headers)
 
 
