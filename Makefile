@@ -36,3 +36,4 @@ clean:
 
 bench: install
 	$(BIN)/python bench/rebuild.py --store postgres
+	$(BIN)/python bench/verify.py --store postgres

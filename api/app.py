@@ -13,7 +13,7 @@ from api.bootstrap import County, open_county
 from api.errors import PROBLEM, V1_PROBLEMS, install_error_handlers
 from api.idempotency import Idempotency
 from api.middleware import AccessLog, BodyLimit
-from api.routes import grievances, households, operations, organisation, reports, visits
+from api.routes import audit, grievances, households, operations, organisation, reports, visits
 from application.ports import Clock
 from infrastructure.settings import Settings
 
@@ -36,6 +36,8 @@ def create_app(
         opened = county or open_county(settings, clock)
         if county is None and settings.projections:
             opened.start_projections()
+        if county is None:
+            opened.start_checkpoints(settings.checkpoint_minutes)
         app.state.county = opened
         try:
             yield
@@ -46,7 +48,7 @@ def create_app(
     app = FastAPI(title="Anju 安居", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(operations.router)
-    for module in (organisation, households, visits, grievances, reports):
+    for module in (organisation, households, visits, grievances, reports, audit):
         app.include_router(module.router, responses=V1_PROBLEMS)
     app.openapi = lambda: problem_media_types(app)  # type: ignore[method-assign]
     app.add_middleware(Idempotency)

@@ -6,9 +6,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import structlog
 from psycopg_pool import ConnectionPool
 
+from application.audit import Audit
 from application.casebook import Casebook
 from application.policies import load_policy_book
 from application.ports import Clock
@@ -16,6 +19,7 @@ from application.read_model import LogReader
 from application.services import CaseServices
 from infrastructure.clock import SystemClock
 from infrastructure.event_store import (
+    LEDGER_TABLES,
     create_postgres_schema,
     event_store_env,
     events_table_postgres,
@@ -25,11 +29,15 @@ from infrastructure.event_store import (
 )
 from infrastructure.idempotency import PostgresIdempotencyStore, SQLiteIdempotencyStore
 from infrastructure.keystores import PostgresKeyStore, SQLiteKeyStore
+from infrastructure.ledger_store import PostgresLedgerStore, SQLiteLedgerStore
 from infrastructure.log_listener import LogListener
 from infrastructure.log_reader import postgres_log_reader
 from infrastructure.read_store import PostgresReadStore, SQLiteReadStore
 from infrastructure.settings import Settings
+from infrastructure.signing import Signer, write_new_key
 from infrastructure.vault import MasterKeyError, Vault, load_master_key, new_master_key_text
+
+log = structlog.get_logger()
 
 # Without news from the log, the projections look again this often (seconds).
 POLL_SECONDS = 0.5
@@ -42,6 +50,7 @@ class County:
     ping: Callable[[], None]
     idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore
     wait_for_news: Callable[[float], None]
+    audit: Audit
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -73,6 +82,32 @@ class County:
 
         self.closers.append(halt)
 
+    def start_checkpoints(self, minutes: float) -> None:
+        """Sign a checkpoint of the head every ``minutes`` while the log grows."""
+        if minutes <= 0 or self.audit.signer is None:
+            return
+        stop = threading.Event()
+
+        def sign_while_growing() -> None:
+            last = None
+            while not stop.wait(minutes * 60):
+                try:
+                    head = self.audit.ledger.head()
+                    if head is not None and head != last:
+                        self.audit.checkpoint()
+                        last = head
+                except Exception:  # a lost database must not end the schedule
+                    log.exception("checkpoint_failed")
+
+        thread = threading.Thread(target=sign_while_growing, name="anju-checkpoints", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=10)
+
+        self.closers.append(halt)
+
 
 def open_county(settings: Settings, clock: Clock | None = None) -> County:
     clock = clock or SystemClock(settings.timezone)
@@ -84,7 +119,8 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
     closers: list[Callable[[], None]] = [book.close]
     if settings.database_url:
         events_table = events_table_postgres(book.name)
-        make_postgres_append_only(settings.database_url, settings.county, events_table)
+        for table in (events_table, *LEDGER_TABLES):
+            make_postgres_append_only(settings.database_url, settings.county, table)
         make_postgres_notify(settings.database_url, settings.county, events_table)
         pool = ConnectionPool(
             settings.database_url,
@@ -104,6 +140,9 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         closers.append(listener.close)
         wait_for_news: Callable[[float], None] = listener.wait
         read_log: LogReader | None = postgres_log_reader(pool, settings.county, events_table)
+        ledger: PostgresLedgerStore | SQLiteLedgerStore = PostgresLedgerStore(
+            pool, settings.county, events_table
+        )
 
         def ping() -> None:
             with pool.connection(timeout=2) as conn:
@@ -116,6 +155,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         closers.extend([keys.close, idempotency.close, read_store.close])
         wait_for_news = time.sleep
         read_log = None  # the library's recorder reads SQLite fast enough
+        ledger = SQLiteLedgerStore(Path(env["SQLITE_DBNAME"]))
 
         def ping() -> None:
             book.recorder.max_notification_id()
@@ -131,14 +171,35 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         read_log=read_log,
     )
     closers.append(services.projections.close)
+    audit = Audit(
+        book,
+        ledger,
+        signer_for(settings),
+        clock,
+        settings.county,
+        services.households.history,
+    )
     return County(
         settings=settings,
         services=services,
         ping=ping,
         idempotency=idempotency,
         wait_for_news=wait_for_news,
+        audit=audit,
         closers=closers,
     )
+
+
+def signer_for(settings: Settings) -> Signer | None:
+    """The checkpoint signer; demo mode keeps a key file beside the demo data."""
+    if settings.signing_key_file:
+        return Signer(settings.signing_key_file)
+    if not settings.demo:
+        return None
+    path = settings.data_dir / "demo-signing.key"
+    if not path.exists():
+        write_new_key(path)
+    return Signer(path)
 
 
 def master_key_for(settings: Settings) -> bytes:

@@ -1,4 +1,4 @@
-"""The `anju` command: serve, demo data, accounts."""
+"""The `anju` command: serve, demo data, accounts, projections, audit, log bundles."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
-from api import projection_commands
+from api import audit_commands, log_commands, projection_commands
 from api.bootstrap import County
 from api.environment import county_from_environment, settings_from_environment
 from api.logs import configure_logging
@@ -23,6 +23,8 @@ accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(projection_commands.app, name="projections")
+app.add_typer(audit_commands.app, name="audit")
+app.add_typer(log_commands.app, name="log")
 
 Host = Annotated[str, typer.Option(help="Address to listen on")]
 Port = Annotated[int, typer.Option(help="Port to listen on")]

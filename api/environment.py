@@ -6,6 +6,7 @@ import typer
 
 from api.bootstrap import County, open_county
 from infrastructure.settings import Settings
+from infrastructure.signing import SigningKeyError
 from infrastructure.vault import MasterKeyError
 
 
@@ -20,6 +21,6 @@ def settings_from_environment() -> Settings:
 def county_from_environment(settings: Settings | None = None) -> County:
     try:
         return open_county(settings or settings_from_environment())
-    except MasterKeyError as error:
+    except (MasterKeyError, SigningKeyError) as error:
         typer.echo(f"anju: {error}", err=True)
         raise typer.Exit(2) from None

@@ -76,14 +76,12 @@ class History:
                 event_type=type(event).TOPIC.removeprefix("anju:"),
                 recorded_at=event.timestamp,
                 actor=event.actor,
-                data=self._data(event, household_id, disclosure),
+                data=self.data(event, household_id, disclosure),
             )
             for event in events
         ]
 
-    def _data(
-        self, event: Any, household_id: UUID | None, disclosure: Disclosure
-    ) -> dict[str, Any]:
+    def data(self, event: Any, household_id: UUID | None, disclosure: Disclosure) -> dict[str, Any]:
         data = {}
         for name, value in vars(event).items():
             if name in ENVELOPE:

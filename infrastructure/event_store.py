@@ -14,9 +14,11 @@ from urllib.parse import unquote, urlparse
 import psycopg
 from psycopg import sql
 
+from infrastructure.sealed_recorders import CHECKPOINTS, SEALS
 from infrastructure.settings import Settings
 
 EVENTS_TABLE_SQLITE = "stored_events"
+LEDGER_TABLES = (SEALS, CHECKPOINTS)
 
 
 def events_table_postgres(application_name: str) -> str:
@@ -29,6 +31,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     settings.county_dir.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.sealed_recorders:SealedSQLiteRecorder",
         "SQLITE_DBNAME": str(settings.county_dir / "events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "30",
     }
@@ -40,6 +43,7 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         raise ValueError("ANJU_DATABASE_URL must be a postgresql:// URL")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.sealed_recorders:SealedPostgresRecorder",
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -60,7 +64,7 @@ def create_postgres_schema(url: str, schema: str) -> None:
 
 
 def make_postgres_append_only(url: str, schema: str, table: str) -> None:
-    """The events table refuses UPDATE, DELETE and TRUNCATE, whoever asks."""
+    """A table of the log or its ledger refuses UPDATE, DELETE and TRUNCATE, whoever asks."""
     statements = [
         sql.SQL(
             "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$"
@@ -83,6 +87,10 @@ def make_postgres_append_only(url: str, schema: str, table: str) -> None:
         ).format(sql.Identifier(schema, table), sql.Identifier(schema, "anju_refuse_change")),
     ]
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        # Processes starting together would otherwise race on the same trigger.
+        conn.execute(
+            sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(sql.Literal(schema))
+        )
         for statement in statements:
             conn.execute(statement)
 
@@ -114,6 +122,12 @@ def make_sqlite_append_only(path: str) -> None:
                 f" BEFORE {operation} ON {EVENTS_TABLE_SQLITE}"
                 f" BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
             )
+            for table in LEDGER_TABLES:
+                db.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_{operation.lower()}"
+                    f" BEFORE {operation} ON {table}"
+                    f" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"
+                )
         db.execute(REFUSE_COLLIDING_INSERT_SQLITE)
     db.close()
 

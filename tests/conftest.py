@@ -22,6 +22,7 @@ from api.bootstrap import County, open_county
 from application.actors import SYSTEM, Actor
 from application.organisation import actor_of
 from infrastructure.settings import Settings
+from infrastructure.signing import write_new_key
 from infrastructure.vault import new_master_key_text
 from tests.fakes import SteppingClock
 
@@ -68,11 +69,13 @@ def county_settings(
 ) -> Iterator[Settings]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = request.getfixturevalue("postgres_url") if store == "postgres" else None
+    write_new_key(tmp_path / "signing.key")
     settings = Settings(
         data_dir=tmp_path / "var",
         database_url=url,
         county=schema,
         master_key=new_master_key_text(),
+        signing_key_file=tmp_path / "signing.key",
     )
     yield settings
     if url:

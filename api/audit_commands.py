@@ -1,0 +1,112 @@
+"""`anju audit verify | checkpoint | keygen`: the ledger from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from api.environment import county_from_environment
+from application.audit import LedgerBroken, NoSigningKey
+from application.hash_chain import Checkpoint, Verification
+from domain.errors import InvalidCommand
+from infrastructure.signing import Signer, checkpoint_from_record, checkpoint_record, write_new_key
+
+app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+T = TypeVar("T")
+PROGRESS_EVERY = 10000
+
+
+def counted(rows: Iterable[T], total: int, what: str) -> Iterator[T]:
+    """The rows, with a progress bar on stderr (stdout stays clean for the JSON)."""
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=total)
+        for done, row in enumerate(rows, 1):
+            yield row
+            if done % PROGRESS_EVERY == 0:
+                bar.update(task, completed=done)
+
+
+def verification_record(result: Verification) -> dict[str, Any]:
+    return {
+        "ok": result.ok,
+        "events_checked": result.events_checked,
+        "head": {
+            "position": result.head_position,
+            "hash": result.head_hash.hex() if result.head_position else None,
+        },
+        "first_bad_position": result.first_bad_position,
+        "problem": result.problem,
+        "checkpoints_checked": result.checkpoints_checked,
+    }
+
+
+def echo_json(record: dict[str, Any]) -> None:
+    typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+
+
+def read_checkpoints(path: Path) -> list[Checkpoint]:
+    """Checkpoints the county holds: JSON lines as `anju audit checkpoint` prints them."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+        return [checkpoint_from_record(json.loads(line)) for line in lines if line.strip()]
+    except (OSError, ValueError, KeyError) as error:
+        typer.echo(f"anju: cannot read checkpoints from {path}: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("verify")
+def verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Also check against these checkpoints (JSON lines) held elsewhere"),
+    ] = None,
+) -> None:
+    """Recompute the hash chain over the whole log; exit 1 at the first bad position."""
+    also = read_checkpoints(checkpoints) if checkpoints else []
+    county = county_from_environment()
+    try:
+        result = county.audit.verify(also, lambda rows, total: counted(rows, total, "verifying"))
+    finally:
+        county.close()
+    echo_json(verification_record(result))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Verify the log, then sign a checkpoint of its head with the county's key."""
+    county = county_from_environment()
+    try:
+        signed = county.audit.checkpoint()
+    except (NoSigningKey, LedgerBroken, InvalidCommand) as error:
+        typer.echo(f"anju: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        county.close()
+    typer.echo(json.dumps(checkpoint_record(signed)))
+
+
+@app.command("keygen")
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the new private key")],
+) -> None:
+    """Make a new Ed25519 signing key for ANJU_SIGNING_KEY_FILE; prints its key id."""
+    if path.exists():
+        typer.echo(f"anju: {path} exists; not overwritten", err=True)
+        raise typer.Exit(1)
+    write_new_key(path)
+    signer = Signer(path)
+    typer.echo(f"key id {signer.key_id}; public key {signer.public_key.hex()}")

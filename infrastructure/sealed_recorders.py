@@ -1,0 +1,163 @@
+"""The library's event recorders, sealing each event into the hash chain as it is written.
+
+The seal of every new event is computed and stored in the same transaction
+that inserts the event, while that transaction holds the log's write lock
+(PostgreSQL: the library's EXCLUSIVE table lock; SQLite: the file's write
+lock). So seals follow commit order exactly, there is never an unsealed tail,
+and an event inserted by any other path than this one has no seal, which
+verification reports. Computing seals in a database trigger was rejected for
+that reason: a trigger would seal a forged insert as readily as a real one.
+
+Seals live in ``anju_seals(position, hash)`` beside the events, and signed
+checkpoints in ``anju_checkpoints``; both are append-only like the log.
+
+A log written before the ledger existed is sealed whole once, when its seals
+table is still empty. After that nothing seals an event after the fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from application.hash_chain import GENESIS, link
+
+SEALS = "anju_seals"
+CHECKPOINTS = "anju_checkpoints"
+BACKLOG_BATCH = 5000
+
+
+def seal_rows(
+    previous: bytes, ids: Sequence[int], stored_events: Sequence[StoredEvent]
+) -> list[tuple[int, bytes]]:
+    rows = []
+    for position, event in zip(ids, stored_events, strict=True):
+        previous = link(
+            previous,
+            position,
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+            event.state,
+        )
+        rows.append((position, previous))
+    return rows
+
+
+class SealedPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(
+        self, datastore: PostgresDatastore, events_table_name: str = "stored_events", **kw: Any
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name, **kw)
+        schema = datastore.schema
+        self.seals = Identifier(schema, SEALS)
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (position bigint PRIMARY KEY, hash bytea NOT NULL)"
+                ).format(self.seals),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY,"
+                    " position bigint NOT NULL, hash bytea NOT NULL,"
+                    " signed_at timestamptz NOT NULL, signature bytea NOT NULL,"
+                    " key_id text NOT NULL, county text NOT NULL)"
+                ).format(Identifier(schema, CHECKPOINTS)),
+            ]
+        )
+        self.last_seal: Composed = SQL("SELECT hash FROM {} ORDER BY position DESC LIMIT 1").format(
+            self.seals
+        )
+        self.insert_seal: Composed = SQL("INSERT INTO {} (position, hash) VALUES (%s, %s)").format(
+            self.seals
+        )
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.seal_backlog()
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert ids is not None
+        curs.execute(self.last_seal, prepare=True)
+        row = curs.fetchone()
+        previous = bytes(row["hash"]) if row else GENESIS
+        curs.executemany(self.insert_seal, seal_rows(previous, ids, stored_events))
+        return ids
+
+    def seal_backlog(self) -> None:
+        """Seal a log recorded before the ledger existed, once, under the write lock."""
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            curs.execute(SQL("SELECT 1 FROM {} LIMIT 1").format(self.seals))
+            if curs.fetchone() is not None:
+                return
+            previous, after = GENESIS, 0
+            while True:
+                notifications = self.select_notifications(
+                    after, BACKLOG_BATCH, inclusive_of_start=False
+                )
+                if not notifications:
+                    return
+                ids = [n.id for n in notifications]
+                rows = seal_rows(previous, ids, notifications)  # type: ignore[arg-type]
+                curs.executemany(self.insert_seal, rows)
+                previous, after = rows[-1][1], ids[-1]
+
+
+class SealedSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {SEALS} (position INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " position INTEGER NOT NULL, hash BLOB NOT NULL, signed_at TEXT NOT NULL,"
+            " signature BLOB NOT NULL, key_id TEXT NOT NULL, county TEXT NOT NULL)",
+        ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        c.execute(f"SELECT 1 FROM {SEALS} LIMIT 1")
+        if c.fetchone() is None:
+            self._seal(c, GENESIS, self._unsealed(c))
+
+    def _unsealed(self, c: SQLiteCursor) -> list[Any]:
+        c.execute(
+            f"SELECT rowid, originator_id, originator_version, topic, state"
+            f" FROM {self.events_table_name} ORDER BY rowid"
+        )
+        return list(c.fetchall())
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        assert ids is not None
+        c.execute(f"SELECT hash FROM {SEALS} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        previous = bytes(row[0]) if row else GENESIS
+        c.executemany(
+            f"INSERT INTO {SEALS} (position, hash) VALUES (?, ?)",
+            seal_rows(previous, ids, stored_events),
+        )
+        return ids
+
+    def _seal(self, c: SQLiteCursor, previous: bytes, rows: list[Any]) -> None:
+        seals = []
+        for position, originator_id, version, topic, state in rows:
+            previous = link(previous, position, originator_id, version, topic, state)
+            seals.append((position, previous))
+        c.executemany(f"INSERT INTO {SEALS} (position, hash) VALUES (?, ?)", seals)
