@@ -153,7 +153,10 @@ class SQLiteLedgerStore:
 
     def sealed(self, until: int) -> Iterator[Sealed]:
         with self._db() as db:
-            cursor = db.execute(self.SEALED + " AND e.rowid <= ? ORDER BY e.rowid", (0, until))
+            # No lower bound: a row forged at position 0 or below must be seen too.
+            cursor = db.execute(
+                self.SEALED.replace("e.rowid > ?", "e.rowid <= ?") + " ORDER BY e.rowid", (until,)
+            )
             while rows := cursor.fetchmany(BATCH):
                 yield from rows
 

@@ -57,6 +57,10 @@ def trailer_message(digest: bytes) -> bytes:
     return b"anju-log-bundle\n" + digest.hex().encode()
 
 
+def trailer_line(trailer: dict[str, Any]) -> bytes:
+    return orjson.dumps({"trailer": trailer}) + b"\n"
+
+
 def write_bundle(
     path: Path,
     header: dict[str, Any],
@@ -103,7 +107,7 @@ def write_bundle(
             "sha256": signed.hex(),
             "signature": signer.sign(trailer_message(signed)).hex(),
         }
-        out.write(orjson.dumps({"trailer": trailer}) + b"\n")
+        out.write(trailer_line(trailer))
     return events
 
 
@@ -125,6 +129,7 @@ class BundleCheck:
 class _Reading:
     digest: Any = field(default_factory=hashlib.sha256)
     trailer: dict[str, Any] | None = None
+    trailer_line: bytes = b""
     events: int = 0
     stray: bool = False
 
@@ -180,8 +185,10 @@ def _checkpoints(
 
 def _events(first: bytes | None, lines: Iterator[bytes], reading: _Reading) -> Iterator[Sealed]:
     line = first
-    while line is not None and reading.trailer is None:
+    while line is not None:
         yield from _event(line, reading)
+        if reading.trailer is not None:
+            return
         line = next(lines, None)
 
 
@@ -189,6 +196,7 @@ def _event(line: bytes, reading: _Reading) -> Iterator[Sealed]:
     record = orjson.loads(line)
     if "trailer" in record:
         reading.trailer = record["trailer"]
+        reading.trailer_line = line
         return
     reading.digest.update(line)
     reading.events += 1
@@ -210,6 +218,15 @@ def _check_trailer(check: BundleCheck, reading: _Reading, public_key: bytes) -> 
         return
     if reading.stray:
         check.problems.append("lines follow the trailer")
+    # The signature cannot cover the trailer itself, so its bytes must be exactly the
+    # ones the exporter writes (hex in lower case, no spacing): then no byte can change.
+    canonical = {
+        "events": int(trailer["events"]),
+        "sha256": bytes.fromhex(trailer["sha256"]).hex(),
+        "signature": bytes.fromhex(trailer["signature"]).hex(),
+    }
+    if reading.trailer_line != trailer_line(canonical):
+        check.problems.append("the trailer is not as the exporter writes it")
     if trailer.get("events") != reading.events:
         check.problems.append("the trailer counts a different number of events")
     if trailer.get("sha256") != reading.digest.hexdigest():
