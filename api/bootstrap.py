@@ -171,6 +171,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         read_log=read_log,
     )
     closers.append(services.projections.close)
+    services.households.copies.append(idempotency)
     audit = Audit(
         book,
         ledger,

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
-from api import audit_commands, log_commands, projection_commands
+from api import audit_commands, key_commands, log_commands, projection_commands
 from api.bootstrap import County
 from api.environment import county_from_environment, settings_from_environment
 from api.logs import configure_logging
@@ -25,6 +25,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(projection_commands.app, name="projections")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(log_commands.app, name="log")
+app.add_typer(key_commands.app, name="keys")
 
 Host = Annotated[str, typer.Option(help="Address to listen on")]
 Port = Annotated[int, typer.Option(help="Port to listen on")]

@@ -15,7 +15,7 @@ from application.casebook import Casebook, check_version
 from application.history import History, HistoryEntry
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.organisation import Organisation, actor_of
-from application.ports import Clock, PersonalDataVault
+from application.ports import Clock, PersonalDataCopies, PersonalDataVault
 from domain.errors import InvalidCommand
 from domain.household import Household, Sealed
 from domain.record import require_text
@@ -50,6 +50,9 @@ class LifeEventRecorded:
     household: HouseholdView
 
 
+PERSONAL_FIELDS = ("head_name", "phone", "id_number")
+
+
 class Households:
     def __init__(
         self,
@@ -66,6 +69,9 @@ class Households:
         self.clock = clock
         self.lists = lists
         self.history = History(book, vault)
+        # Copies of personal data kept outside the log (remembered answers to
+        # repeated POSTs) are scrubbed through these when a household is erased.
+        self.copies: list[PersonalDataCopies] = []
 
     def register(
         self,
@@ -251,8 +257,23 @@ class Households:
             return [household]
 
         position = self.book.commit(attempt)
-        self.vault.shred(erased[0].id)
-        return self.view(actor, erased[0]), position
+        household = erased[0]
+        clear = self._every_personal_value(household.id)
+        for copies in self.copies:
+            copies.scrub(str(household.id), clear)
+        self.vault.shred(household.id)
+        return self.view(actor, household), position
+
+    def _every_personal_value(self, household_id: UUID) -> list[str]:
+        """Each name, phone and ID number the household ever had, in clear (before shredding)."""
+        found = set()
+        for event in self.book.events.get(household_id):
+            for name in PERSONAL_FIELDS:
+                token = getattr(event, name, None)
+                clear = self.vault.unseal(household_id, token) if token else None
+                if clear:
+                    found.add(clear)
+        return sorted(found)
 
     def _change(
         self,

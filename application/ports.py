@@ -25,3 +25,11 @@ class PersonalDataVault(Protocol):
         ...
 
     def shred(self, household_id: UUID) -> None: ...
+
+
+class PersonalDataCopies(Protocol):
+    """A place that keeps copies of answers, which may hold personal data in clear."""
+
+    def scrub(self, mention: str, values: list[str]) -> int:
+        """In every copy that mentions ``mention``, replace each value by null; how many."""
+        ...

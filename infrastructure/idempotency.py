@@ -44,11 +44,23 @@ def _claim_from(row: tuple[str, int | None, str | None, bytes | None] | None, fp
     return Claim("answer", StoredAnswer(status, pairs, bytes(body or b"")))
 
 
+def scrubbed(body: bytes, values: list[str]) -> bytes:
+    """The answer with each value gone: a JSON string of it becomes null, any other trace ***."""
+    for value in values:
+        for quoted in {json.dumps(value, ensure_ascii=False), json.dumps(value)}:
+            body = body.replace(quoted.encode(), b"null")
+        for bare in {value, json.dumps(value)[1:-1]}:
+            body = body.replace(bare.encode(), b"***")
+    return body
+
+
 class SQLiteIdempotencyStore:
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Scrubbed answers must not linger in free pages of the file.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS idempotency (scope TEXT, key TEXT, fingerprint TEXT,"
             " status INTEGER, headers TEXT, body BLOB, PRIMARY KEY (scope, key))"
@@ -80,6 +92,21 @@ class SQLiteIdempotencyStore:
     def release(self, scope: str, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM idempotency WHERE scope = ? AND key = ?", (scope, key))
+
+    def scrub(self, mention: str, values: list[str]) -> int:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT scope, key, body FROM idempotency WHERE instr(body, ?) > 0",
+                (mention.encode(),),
+            ).fetchall()
+            for scope, key, body in rows:
+                self._db.execute(
+                    "UPDATE idempotency SET body = ? WHERE scope = ? AND key = ?",
+                    (scrubbed(bytes(body), values), scope, key),
+                )
+            # Old page images in the write-ahead log go too.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(rows)
 
     def close(self) -> None:
         self._db.close()
@@ -132,3 +159,21 @@ class PostgresIdempotencyStore:
                 sql.SQL("DELETE FROM {} WHERE scope = %s AND key = %s").format(self._table),
                 (scope, key),
             )
+
+    def scrub(self, mention: str, values: list[str]) -> int:
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT scope, key, body FROM {} WHERE position(%s::bytea in body) > 0"
+                    " FOR UPDATE"
+                ).format(self._table),
+                (mention.encode(),),
+            ).fetchall()
+            for scope, key, body in rows:
+                conn.execute(
+                    sql.SQL("UPDATE {} SET body = %s WHERE scope = %s AND key = %s").format(
+                        self._table
+                    ),
+                    (scrubbed(bytes(body), values), scope, key),
+                )
+        return len(rows)

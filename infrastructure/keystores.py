@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -44,6 +45,26 @@ class SQLiteKeyStore:
             self._db.execute(
                 "DELETE FROM household_keys WHERE household_id = ?", (household_id.hex,)
             )
+
+    def rewrap(self, transform: Callable[[UUID, bytes], bytes]) -> int:
+        """Replace every wrapped key by ``transform`` of it, all in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(
+                    "SELECT household_id, wrapped FROM household_keys"
+                ).fetchall()
+                for household_id, wrapped in rows:
+                    self._db.execute(
+                        "UPDATE household_keys SET wrapped = ? WHERE household_id = ?",
+                        (transform(UUID(household_id), bytes(wrapped)), household_id),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(rows)
 
     def close(self) -> None:
         self._db.close()
@@ -86,3 +107,18 @@ class PostgresKeyStore:
                 sql.SQL("DELETE FROM {} WHERE household_id = %s").format(self._table),
                 (household_id,),
             )
+
+    def rewrap(self, transform: Callable[[UUID, bytes], bytes]) -> int:
+        """Replace every wrapped key by ``transform`` of it, all in one transaction."""
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                sql.SQL("SELECT household_id, wrapped FROM {} FOR UPDATE").format(self._table)
+            ).fetchall()
+            for household_id, wrapped in rows:
+                conn.execute(
+                    sql.SQL("UPDATE {} SET wrapped = %s WHERE household_id = %s").format(
+                        self._table
+                    ),
+                    (transform(household_id, bytes(wrapped)), household_id),
+                )
+        return len(rows)

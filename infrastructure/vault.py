@@ -16,6 +16,7 @@ import base64
 import binascii
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -28,6 +29,8 @@ NONCE_BYTES = 12
 
 
 class KeyStore(Protocol):
+    def rewrap(self, transform: Callable[[UUID, bytes], bytes]) -> int: ...
+
     def put(self, household_id: UUID, wrapped: bytes) -> None: ...
 
     def get(self, household_id: UUID) -> bytes | None: ...
@@ -97,6 +100,21 @@ class Vault:
             return None
         return plain.decode("utf-8")
 
+    def rotate(self, new_master_key: bytes) -> int:
+        """Re-wrap every household key under a new master key; events stay as they are."""
+        new_master = AESGCM(new_master_key)
+
+        def rewrapped(household_id: UUID, wrapped: bytes) -> bytes:
+            data_key = self._unwrap(household_id, wrapped)
+            nonce = os.urandom(NONCE_BYTES)
+            return nonce + new_master.encrypt(nonce, data_key, _key_aad(household_id))
+
+        count = self._keys.rewrap(rewrapped)
+        with self._lock:
+            self._master = new_master
+            self._cache.clear()
+        return count
+
     def shred(self, household_id: UUID) -> None:
         self._keys.delete(household_id)
         with self._lock:
@@ -110,16 +128,18 @@ class Vault:
         wrapped = self._keys.get(household_id)
         if wrapped is None:
             return None
+        cipher = AESGCM(self._unwrap(household_id, wrapped))
+        with self._lock:
+            self._cache[household_id] = cipher
+        return cipher
+
+    def _unwrap(self, household_id: UUID, wrapped: bytes) -> bytes:
         try:
-            data_key = self._master.decrypt(
+            return self._master.decrypt(
                 wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _key_aad(household_id)
             )
         except InvalidTag:
             raise MasterKeyError("the master key does not open this household's key") from None
-        cipher = AESGCM(data_key)
-        with self._lock:
-            self._cache[household_id] = cipher
-        return cipher
 
 
 def _key_aad(household_id: UUID) -> bytes:
