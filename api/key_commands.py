@@ -35,12 +35,16 @@ def rotate(
         raise typer.Exit(2)
     if new_key_file is None:
         new_key_file = demo_file.with_name(demo_file.name + ".new")
-        new_key_file.write_text(new_master_key_text(), "ascii")
-        new_key_file.chmod(0o600)
+        # A rotation cut off before the rename leaves the only key that opens the
+        # households in this file: it is used again, never replaced.
+        if not new_key_file.exists():
+            new_key_file.parent.mkdir(parents=True, exist_ok=True)
+            new_key_file.write_text(new_master_key_text(), "ascii")
+            new_key_file.chmod(0o600)
     try:
         new_key = load_master_key(None, new_key_file)
     except MasterKeyError as error:
-        typer.echo(f"anju: {error}", err=True)
+        typer.echo(f"anju: the new key in {new_key_file}: {error}", err=True)
         raise typer.Exit(2) from None
     county = county_from_environment(settings)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from uuid import UUID
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -64,11 +65,25 @@ async def too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await problem(413, "the request body is larger than 1 MiB")(scope, receive, send)
 
 
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or "(no route)")
+
+
+def is_uuid(value: object) -> bool:
+    try:
+        UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 class AccessLog:
     """One JSON line per request: request ID, actor, status, log position, duration.
 
-    Paths and statuses only: bodies and query strings (which may name people)
-    are never logged.
+    The route's template and statuses only: bodies, query strings and the raw
+    path are never logged, since any of them may name people (a phone number
+    sent where an ID belongs, say). Path parameters that are IDs (UUIDs) are.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -102,7 +117,8 @@ class AccessLog:
                 "request",
                 request_id=request_id,
                 method=scope.get("method"),
-                path=scope.get("route_path") or scope.get("path"),
+                path=route_template(scope),
+                ids=[v for v in scope.get("path_params", {}).values() if is_uuid(v)] or None,
                 status=seen["status"],
                 actor=state.get("actor_id"),
                 log_position=seen["position"],

@@ -329,11 +329,11 @@ class Grievances:
 
     def get(self, actor: Actor, grievance_id: str, as_of: datetime | None = None) -> GrievanceView:
         """The case now, or as the record stood at ``as_of``."""
-        if as_of is None:
-            case = self.book.load(Grievance, grievance_id, "grievance")
-        else:
-            case = self.households.history.as_of(Grievance, grievance_id, "grievance", as_of)
+        case = self.book.load(Grievance, grievance_id, "grievance")
         self.access.check_reads_cases(actor, case.community_id, case.grid_id)
+        if as_of is not None:
+            # Judged by the case as it is now, like its history; shown as it was.
+            case = self.households.history.as_of(Grievance, grievance_id, "grievance", as_of)
         return self.view(actor, case)
 
     def events(self, actor: Actor, grievance_id: str) -> list[HistoryEntry]:

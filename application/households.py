@@ -301,9 +301,11 @@ class Households:
         """The household now, or as the record stood at ``as_of``."""
         if as_of is None:
             return self.view(actor, self.load_readable(actor, household_id))
+        # Who may read, and how much, is judged by where the household is now,
+        # as for its history: a past grid must not reopen a household to a cadre.
+        current = self.load_readable(actor, household_id)
         household = self.history.as_of(Household, household_id, "household", as_of)
-        self.access.check_reads_cases(actor, household.community_id, household.grid_id)
-        return self.view(actor, household)
+        return self.view(actor, household, judged_by=current)
 
     def events(self, actor: Actor, household_id: str) -> list[HistoryEntry]:
         """Every event of the household, oldest first."""
@@ -347,8 +349,11 @@ class Households:
         self.access.check_reads_cases(actor, household.community_id, household.grid_id)
         return household
 
-    def view(self, actor: Actor, household: Household) -> HouseholdView:
-        disclosure = self.access.disclosure(actor, household.community_id, household.grid_id)
+    def view(
+        self, actor: Actor, household: Household, judged_by: Household | None = None
+    ) -> HouseholdView:
+        place = judged_by or household
+        disclosure = self.access.disclosure(actor, place.community_id, place.grid_id)
         personal = self.personal_data(household, disclosure)
         return HouseholdView(
             id=str(household.id),
