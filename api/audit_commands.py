@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.environment import county_from_environment
+from api.routes.audit import VerificationView
 from application.audit import LedgerBroken, NoSigningKey
 from application.hash_chain import Checkpoint, Verification
 from domain.errors import InvalidCommand
-from infrastructure.signing import Signer, checkpoint_from_record, checkpoint_record, write_new_key
+from infrastructure.signing import Signer, checkpoint_record, checkpoints_in, write_new_key
 
 app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
 T = TypeVar("T")
@@ -39,17 +40,8 @@ def counted(rows: Iterable[T], total: int, what: str) -> Iterator[T]:
 
 
 def verification_record(result: Verification) -> dict[str, Any]:
-    return {
-        "ok": result.ok,
-        "events_checked": result.events_checked,
-        "head": {
-            "position": result.head_position,
-            "hash": result.head_hash.hex() if result.head_position else None,
-        },
-        "first_bad_position": result.first_bad_position,
-        "problem": result.problem,
-        "checkpoints_checked": result.checkpoints_checked,
-    }
+    """The verification as `GET /v1/audit/verify` answers it."""
+    return VerificationView.of(result).model_dump(mode="json")
 
 
 def echo_json(record: dict[str, Any]) -> None:
@@ -59,8 +51,7 @@ def echo_json(record: dict[str, Any]) -> None:
 def read_checkpoints(path: Path) -> list[Checkpoint]:
     """Checkpoints the county holds: JSON lines as `anju audit checkpoint` prints them."""
     try:
-        lines = path.read_text("utf-8").splitlines()
-        return [checkpoint_from_record(json.loads(line)) for line in lines if line.strip()]
+        return checkpoints_in(path)
     except (OSError, ValueError, KeyError) as error:
         typer.echo(f"anju: cannot read checkpoints from {path}: {error}", err=True)
         raise typer.Exit(2) from None

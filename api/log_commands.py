@@ -21,6 +21,7 @@ from api.audit_commands import counted, echo_json, verification_record
 from api.bootstrap import open_county
 from api.environment import county_from_environment
 from api.report_schemas import Coverage, LateEntries, Resolution, Workload
+from api.routes.reports import GroupBy
 from application.actors import Actor
 from application.audit import LedgerBroken, NoSigningKey
 from domain.errors import InvalidCommand
@@ -48,12 +49,6 @@ class Report(StrEnum):
     COVERAGE = "coverage"
     RESOLUTION = "resolution"
     LATE_ENTRIES = "late-entries"
-
-
-class GroupBy(StrEnum):
-    CATEGORY = "category"
-    GRID = "grid"
-    COMMUNITY = "community"
 
 
 SCHEMAS: dict[Report, type[BaseModel]] = {

@@ -19,37 +19,15 @@ Machines are noisy, so each figure is the median of ``--runs`` runs.
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
-import tempfile
-import time
-import uuid
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import psycopg
-from psycopg import sql
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import arguments, generated_county, print_table, rate
 
-from api.bootstrap import open_county
 from application.casebook import Casebook
 from application.read_model import LogReader
-from application.synthetic_county import generate_county
-from infrastructure.settings import Settings
-from infrastructure.vault import new_master_key_text
-
-URL = os.environ.get("ANJU_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-END = datetime(2026, 11, 20, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return END
 
 
 def read_all(book: Casebook, decode: bool) -> int:
@@ -75,37 +53,9 @@ def read_with(read_log: LogReader) -> int:
     return count
 
 
-def rate(events: int, run: Callable[[], object], runs: int) -> tuple[float, list[float]]:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
-    return events / statistics.median(seconds), seconds
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    for name in list(os.environ):
-        if name.startswith(("ANJU_", "POSTGRES_", "SQLITE_", "PERSISTENCE_")):
-            del os.environ[name]
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp()),
-        database_url=URL if args.store == "postgres" else None,
-        county=schema,
-        master_key=new_master_key_text(),
-    )
-    county = open_county(settings, FixedClock())
-    try:
-        started = time.perf_counter()
-        generated = generate_county(county.book, county.services.vault, end=END)
-        print(
-            f"store {args.store}; generated {generated.events:,} events in {time.perf_counter() - started:.1f} s"
-        )
+    args = arguments()
+    with generated_county(args.store) as (county, generated, _):
         projections = county.services.projections
         projections.catch_up()
         events = generated.events
@@ -117,16 +67,7 @@ def main() -> None:
             "projection read": rate(events, lambda: read_with(projections.read_log), args.runs),
             "full rebuild": rate(events, projections.rebuild, args.runs),
         }
-        baseline = figures["library read+decode"][0]
-        print(f"{'measure':<24}{'events/s':>12}{'vs library':>12}   runs (s)")
-        for label, (per_second, seconds) in figures.items():
-            runs = ", ".join(f"{s:.2f}" for s in seconds)
-            print(f"{label:<24}{per_second:>12,.0f}{per_second / baseline:>11.2f}x   {runs}")
-    finally:
-        county.close()
-        if settings.database_url:
-            with psycopg.connect(URL, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        print_table(figures, "library read+decode", "vs library")
 
 
 if __name__ == "__main__":

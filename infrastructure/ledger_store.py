@@ -40,17 +40,16 @@ class PostgresLedgerStore:
         joined = sql.SQL(
             "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
             " s.hash FROM {} e LEFT JOIN {} s ON s.position = e.notification_id"
-            " WHERE e.notification_id > %s"
         ).format(events, seals)
+        after = sql.SQL(" WHERE e.notification_id > %s")
         order = sql.SQL(" ORDER BY e.notification_id LIMIT %s")
-        # One pass of a merge join, streamed through a server-side cursor.
-        self.sealed_query = sql.SQL(
-            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
-            " s.hash FROM {} e LEFT JOIN {} s ON s.position = e.notification_id"
+        # One pass of a merge join, streamed through a server-side cursor; no lower
+        # bound, so a row forged at position 0 or below is seen too.
+        self.sealed_query = joined + sql.SQL(
             " WHERE e.notification_id <= %s ORDER BY e.notification_id"
-        ).format(events, seals)
-        self.page_query = joined + order
-        self.aggregate_page_query = joined + sql.SQL(" AND e.originator_id = %s") + order
+        )
+        self.page_query = joined + after + order
+        self.aggregate_page_query = joined + after + sql.SQL(" AND e.originator_id = %s") + order
         self.bounds_query = sql.SQL(
             "SELECT GREATEST((SELECT max(notification_id) FROM {}), (SELECT max(position) FROM {}))"
         ).format(events, seals)
@@ -124,10 +123,9 @@ def _values(checkpoint: Checkpoint) -> tuple[Any, ...]:
 class SQLiteLedgerStore:
     """The ledger in the county's events file, through a connection of its own."""
 
-    SEALED = (
+    JOINED = (
         "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, s.hash"
         f" FROM stored_events e LEFT JOIN {SEALS} s ON s.position = e.rowid"
-        " WHERE e.rowid > ?"
     )
 
     def __init__(self, path: Path) -> None:
@@ -154,9 +152,7 @@ class SQLiteLedgerStore:
     def sealed(self, until: int) -> Iterator[Sealed]:
         with self._db() as db:
             # No lower bound: a row forged at position 0 or below must be seen too.
-            cursor = db.execute(
-                self.SEALED.replace("e.rowid > ?", "e.rowid <= ?") + " ORDER BY e.rowid", (until,)
-            )
+            cursor = db.execute(self.JOINED + " WHERE e.rowid <= ? ORDER BY e.rowid", (until,))
             while rows := cursor.fetchmany(BATCH):
                 yield from rows
 
@@ -170,7 +166,7 @@ class SQLiteLedgerStore:
         return None if row[0] is None else int(row[0])
 
     def page(self, after: int, limit: int, aggregate_id: UUID | None) -> Sequence[Sealed]:
-        query, params = self.SEALED, list[Any]([after])
+        query, params = self.JOINED + " WHERE e.rowid > ?", list[Any]([after])
         if aggregate_id is not None:
             query += " AND e.originator_id = ?"
             params.append(aggregate_id.hex)

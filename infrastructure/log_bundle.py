@@ -247,12 +247,6 @@ def read_events(path: Path) -> Iterator[Sealed]:
         yield from _events(first, lines, reading)
 
 
-def read_header(path: Path) -> dict[str, Any]:
-    with _open(path, "r") as source:
-        header: dict[str, Any] = orjson.loads(source.readline())
-    return header
-
-
 def import_events(path: Path, database: Path) -> int:
     """Copy a bundle's events and seals, positions kept, into an empty SQLite log."""
     count = 0

@@ -17,12 +17,12 @@ table is still empty. After that nothing seals an event after the fact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
@@ -34,21 +34,19 @@ CHECKPOINTS = "anju_checkpoints"
 BACKLOG_BATCH = 5000
 
 
-def seal_rows(
-    previous: bytes, ids: Sequence[int], stored_events: Sequence[StoredEvent]
-) -> list[tuple[int, bytes]]:
-    rows = []
-    for position, event in zip(ids, stored_events, strict=True):
-        previous = link(
-            previous,
-            position,
-            event.originator_id,
-            event.originator_version,
-            event.topic,
-            event.state,
-        )
-        rows.append((position, previous))
-    return rows
+def seal_rows(previous: bytes, rows: Iterable[Sequence[Any]]) -> list[tuple[int, bytes]]:
+    """Seals for (position, originator id, version, topic, state) rows, chained from ``previous``."""
+    seals = []
+    for position, originator_id, version, topic, state in rows:
+        previous = link(previous, position, originator_id, version, topic, state)
+        seals.append((position, previous))
+    return seals
+
+
+def recorded(ids: Sequence[int], events: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
+    """Stored events (or notifications) with the positions they were given."""
+    for position, event in zip(ids, events, strict=True):
+        yield position, event.originator_id, event.originator_version, event.topic, event.state
 
 
 class SealedPostgresRecorder(PostgresApplicationRecorder):
@@ -90,7 +88,7 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
         curs.execute(self.last_seal, prepare=True)
         row = curs.fetchone()
         previous = bytes(row["hash"]) if row else GENESIS
-        curs.executemany(self.insert_seal, seal_rows(previous, ids, stored_events))
+        curs.executemany(self.insert_seal, seal_rows(previous, recorded(ids, stored_events)))
         return ids
 
     def seal_backlog(self) -> None:
@@ -108,17 +106,12 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
                 if not notifications:
                     return
                 ids = [n.id for n in notifications]
-                rows = seal_rows(previous, ids, notifications)  # type: ignore[arg-type]
+                rows = seal_rows(previous, recorded(ids, notifications))
                 curs.executemany(self.insert_seal, rows)
                 previous, after = rows[-1][1], ids[-1]
 
 
 class SealedSQLiteRecorder(SQLiteApplicationRecorder):
-    def __init__(
-        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
-    ) -> None:
-        super().__init__(datastore, events_table_name)
-
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
@@ -132,7 +125,7 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
         super()._create_table(c)
         c.execute(f"SELECT 1 FROM {SEALS} LIMIT 1")
         if c.fetchone() is None:
-            self._seal(c, GENESIS, self._unsealed(c))
+            self._insert_seals(c, seal_rows(GENESIS, self._unsealed(c)))
 
     def _unsealed(self, c: SQLiteCursor) -> list[Any]:
         c.execute(
@@ -149,15 +142,8 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
         c.execute(f"SELECT hash FROM {SEALS} ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
         previous = bytes(row[0]) if row else GENESIS
-        c.executemany(
-            f"INSERT INTO {SEALS} (position, hash) VALUES (?, ?)",
-            seal_rows(previous, ids, stored_events),
-        )
+        self._insert_seals(c, seal_rows(previous, recorded(ids, stored_events)))
         return ids
 
-    def _seal(self, c: SQLiteCursor, previous: bytes, rows: list[Any]) -> None:
-        seals = []
-        for position, originator_id, version, topic, state in rows:
-            previous = link(previous, position, originator_id, version, topic, state)
-            seals.append((position, previous))
+    def _insert_seals(self, c: SQLiteCursor, seals: list[tuple[int, bytes]]) -> None:
         c.executemany(f"INSERT INTO {SEALS} (position, hash) VALUES (?, ?)", seals)

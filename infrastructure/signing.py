@@ -79,10 +79,13 @@ class Signer:
             journal.write(json.dumps(checkpoint_record(checkpoint)) + "\n")
 
     def remembered(self) -> list[Checkpoint]:
-        if not self.journal.exists():
-            return []
-        lines = self.journal.read_text("utf-8").splitlines()
-        return [checkpoint_from_record(json.loads(line)) for line in lines if line.strip()]
+        return checkpoints_in(self.journal) if self.journal.exists() else []
+
+
+def checkpoints_in(path: Path) -> list[Checkpoint]:
+    """Checkpoints kept as JSON lines (the journal, or a copy the county holds)."""
+    lines = path.read_text("utf-8").splitlines()
+    return [checkpoint_from_record(json.loads(line)) for line in lines if line.strip()]
 
 
 def checkpoint_record(checkpoint: Checkpoint) -> dict[str, object]:
