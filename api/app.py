@@ -38,6 +38,7 @@ def create_app(
             opened.start_projections()
         if county is None:
             opened.start_checkpoints(settings.checkpoint_minutes)
+            opened.start_deadline_watch(settings.deadline_watch_seconds)
         app.state.county = opened
         try:
             yield

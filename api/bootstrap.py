@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from application.audit import Audit
 from application.casebook import Casebook
-from application.policies import load_policy_book
+from application.policies import load_policy_book, load_star_book
 from application.ports import Clock
 from application.read_model import LogReader
 from application.services import CaseServices
@@ -108,6 +108,25 @@ class County:
 
         self.closers.append(halt)
 
+    def start_deadline_watch(self, seconds: float) -> None:
+        """Run the deadline watcher every ``seconds`` from a thread until closed."""
+        if seconds <= 0:
+            return
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self.services.deadlines.run,
+            args=(stop, seconds),
+            name="anju-deadlines",
+            daemon=True,
+        )
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=30)
+
+        self.closers.append(halt)
+
 
 def open_county(settings: Settings, clock: Clock | None = None) -> County:
     clock = clock or SystemClock(settings.timezone)
@@ -164,11 +183,12 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         book,
         Vault(keys, master_key),
         clock,
-        load_policy_book(),
+        load_policy_book(read_text(settings.deadline_policy_file)),
         read_store,
         settings.timezone,
         scratch_store=lambda: SQLiteReadStore(":memory:"),
         read_log=read_log,
+        stars=load_star_book(read_text(settings.star_criteria_file)),
     )
     closers.append(services.projections.close)
     services.households.copies.append(idempotency)
@@ -189,6 +209,10 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         audit=audit,
         closers=closers,
     )
+
+
+def read_text(path: Path | None) -> str | None:
+    return path.read_text("utf-8") if path is not None else None
 
 
 def signer_for(settings: Settings) -> Signer | None:

@@ -9,7 +9,13 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
-from api import audit_commands, key_commands, log_commands, projection_commands
+from api import (
+    audit_commands,
+    deadline_commands,
+    key_commands,
+    log_commands,
+    projection_commands,
+)
 from api.bootstrap import County
 from api.environment import county_from_environment, settings_from_environment
 from api.logs import configure_logging
@@ -23,6 +29,7 @@ accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(projection_commands.app, name="projections")
+app.add_typer(deadline_commands.app, name="deadlines")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(log_commands.app, name="log")
 app.add_typer(key_commands.app, name="keys")
@@ -38,19 +45,27 @@ def main() -> None:
 NoProjections = Annotated[
     bool, typer.Option("--no-projections", help="Leave the read models to `anju projections run`")
 ]
+NoWatcher = Annotated[
+    bool, typer.Option("--no-watcher", help="Leave deadlines to `anju deadlines run`")
+]
 
 
 @app.command()
 def serve(
-    host: Host = "127.0.0.1", port: Port = 8000, no_projections: NoProjections = False
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    no_projections: NoProjections = False,
+    no_watcher: NoWatcher = False,
 ) -> None:
-    """Serve the HTTP API, keeping the read models up to date in-process."""
+    """Serve the HTTP API, with the read models and the deadline watcher in-process."""
     from api.app import create_app
 
     configure_logging()
     settings = settings_from_environment()
     if no_projections:
         settings.projections = False
+    if no_watcher:
+        settings.deadline_watch_seconds = 0
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 

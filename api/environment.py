@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.bootstrap import County, open_county
+from application.ports import Clock
 from infrastructure.settings import Settings
 from infrastructure.signing import SigningKeyError
 from infrastructure.vault import MasterKeyError
@@ -18,9 +19,9 @@ def settings_from_environment() -> Settings:
         raise typer.Exit(2) from None
 
 
-def county_from_environment(settings: Settings | None = None) -> County:
+def county_from_environment(settings: Settings | None = None, clock: Clock | None = None) -> County:
     try:
-        return open_county(settings or settings_from_environment())
+        return open_county(settings or settings_from_environment(), clock)
     except (MasterKeyError, SigningKeyError) as error:
         typer.echo(f"anju: {error}", err=True)
         raise typer.Exit(2) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 
 class WorkloadRow(BaseModel):
@@ -13,6 +15,7 @@ class WorkloadRow(BaseModel):
     grid_id: str | None
     visits: int
     weekly_quota: int
+    quota_met: bool = Field(description="visits this week reached the weekly quota")
     households_linked: int
     households_due: int
     mandatory_pending: int
@@ -62,6 +65,11 @@ class ResolutionRow(BaseModel):
     reopen_rate: float | None
     median_days_to_resolve: float | None
     open_overdue: int
+    extended: int = Field(description="cases whose resolve deadline was extended")
+    urged: int = Field(description="cases urged (督办) at least once")
+    escalated_for_delay: int = Field(
+        description="cases the deadline watcher escalated for missing their resolve deadline"
+    )
 
 
 class Resolution(BaseModel):
@@ -81,3 +89,37 @@ class LateEntry(BaseModel):
 
 class LateEntries(BaseModel):
     items: list[LateEntry]
+
+
+class Star(BaseModel):
+    star: str = Field(
+        description="visit, quota, mandatory, response, resolution, satisfaction, on_time"
+    )
+    name: str = Field(description="the star's Chinese name, e.g. 遍访解困星")
+    earned: bool
+    criterion: str = Field(description="the rule, in words: measure, bound and meaning")
+    criterion_version: str = Field(description="the version of the star criteria that judged it")
+    measure: str
+    at_least: float | None
+    at_most: float | None
+    value: float | None = Field(description="the cadre's figure; null when nothing to judge")
+    figures: dict[str, Any] = Field(description="the counts the value was computed from")
+
+
+class StarRow(BaseModel):
+    cadre_id: str
+    username: str
+    display_name: str
+    community_id: str | None
+    grid_id: str | None
+    stars_earned: int
+    stars: list[Star] = Field(description="the stars earned")
+    not_earned: list[Star] = Field(description="the other stars, with why not")
+
+
+class Stars(BaseModel):
+    month: str
+    judged_at: str = Field(description="the end of the month, or now while it runs")
+    final: bool = Field(description="whether the month is over")
+    criteria_version: str
+    items: list[StarRow]

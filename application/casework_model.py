@@ -36,6 +36,7 @@ LIFE_EVENTS = Table(
         "occurred_on": "text",
         "visit_due_by": "text",
         "reported_at": "int",
+        "overdue_recorded_at": "int",
     },
     indexes=(("community_id",), ("household_id",)),
 )
@@ -51,6 +52,7 @@ VISITS = Table(
         "purpose": "text",
         "late_logged": "int",
         "voided": "int",
+        "voided_at": "int",
     },
     indexes=(
         ("community_id", "visited_at"),
@@ -69,15 +71,21 @@ GRIEVANCES = Table(
         "urgency": "text",
         "channel": "text",
         "summary": "text",
+        "version": "int",
         "status": "text",
         "level": "text",
         "assignee_id": "text",
+        "last_assignee_id": "text",
         "received_at": "int",
         "filed_at": "int",
         "respond_by": "int",
         "resolve_by": "int",
+        "first_resolve_by": "int",
         "extended": "int",
         "urged": "int",
+        "respond_missed": "int",
+        "resolve_missed": "int",
+        "auto_escalations": "int",
         "accepted_at": "int",
         "first_resolved_at": "int",
         "resolved_at": "int",
@@ -94,6 +102,8 @@ GRIEVANCES = Table(
         ("assignee_id", "status"),
         ("household_id",),
         ("status", "resolve_by"),
+        ("last_assignee_id", "received_at"),
+        ("respond_by",),
     ),
 )
 
@@ -119,6 +129,7 @@ class CaseworkModel:
             "anju:Household.TagsChanged": self._tags_changed,
             "anju:Household.EmploymentRecorded": self._employment,
             "anju:Household.LifeEventReported": self._life_event,
+            "anju:Household.MandatoryVisitOverdue": self._mandatory_overdue,
             "anju:Household.Erased": self._erased,
             "anju:Visit.Logged": self._visit_logged,
             "anju:Visit.Voided": self._visit_voided,
@@ -127,6 +138,8 @@ class CaseworkModel:
             "anju:Grievance.Accepted": self._accepted,
             "anju:Grievance.Declined": self._back_to_filed,
             "anju:Grievance.Escalated": self._escalated,
+            "anju:Grievance.AutoEscalated": self._auto_escalated,
+            "anju:Grievance.DeadlinePassed": self._deadline_passed,
             "anju:Grievance.Extended": self._extended,
             "anju:Grievance.Urged": self._urged,
             "anju:Grievance.Resolved": self._resolved,
@@ -141,7 +154,9 @@ class CaseworkModel:
 
     def needs(self, fact: Fact) -> Iterable[tuple[str, str]]:
         topic = fact.topic
-        if topic.startswith("anju:Household."):
+        if topic == "anju:Household.MandatoryVisitOverdue":
+            yield "life_events", fact.data["life_event_id"]
+        elif topic.startswith("anju:Household."):
             yield "households", fact.aggregate_id
         elif topic == "anju:Visit.Logged":
             yield "households", fact.data["household_id"]
@@ -152,6 +167,8 @@ class CaseworkModel:
 
     def apply(self, fact: Fact, rows: Rows) -> None:
         self._folds[fact.topic](fact, rows)
+        if fact.topic.startswith("anju:Grievance."):
+            rows.change("grievances", fact.aggregate_id, version=fact.version)
 
     # -- households -------------------------------------------------------------
 
@@ -216,8 +233,13 @@ class CaseworkModel:
                 "occurred_on": day_text(data["occurred_on"]),
                 "visit_due_by": day_text(data["visit_due_by"]),
                 "reported_at": fact.recorded,
+                "overdue_recorded_at": None,
             },
         )
+
+    @staticmethod
+    def _mandatory_overdue(fact: Fact, rows: Rows) -> None:
+        rows.change("life_events", fact.data["life_event_id"], overdue_recorded_at=fact.recorded)
 
     @staticmethod
     def _erased(fact: Fact, rows: Rows) -> None:
@@ -242,12 +264,13 @@ class CaseworkModel:
                 "purpose": data["purpose"],
                 "late_logged": int(data["late_logged"]),
                 "voided": 0,
+                "voided_at": None,
             },
         )
 
     @staticmethod
     def _visit_voided(fact: Fact, rows: Rows) -> None:
-        rows.change("visits", fact.aggregate_id, voided=1)
+        rows.change("visits", fact.aggregate_id, voided=1, voided_at=fact.recorded)
 
     # -- grievances -------------------------------------------------------------
 
@@ -263,15 +286,21 @@ class CaseworkModel:
             "urgency": data["urgency"],
             "channel": data["channel"],
             "summary": data["summary"],
+            "version": fact.version,
             "status": "filed",
             "level": "grid",
             "assignee_id": None,
+            "last_assignee_id": None,
             "received_at": micros(data["received_at"]),
             "filed_at": fact.recorded,
             "respond_by": micros(data["respond_by"]),
             "resolve_by": micros(data["resolve_by"]),
+            "first_resolve_by": micros(data["resolve_by"]),
             "extended": 0,
             "urged": 0,
+            "respond_missed": 0,
+            "resolve_missed": 0,
+            "auto_escalations": 0,
             "accepted_at": None,
             "first_resolved_at": None,
             "resolved_at": None,
@@ -287,8 +316,13 @@ class CaseworkModel:
 
     @staticmethod
     def _assigned(fact: Fact, rows: Rows) -> None:
+        assignee = fact.data["assignee_id"]
         rows.change(
-            "grievances", fact.aggregate_id, status="assigned", assignee_id=fact.data["assignee_id"]
+            "grievances",
+            fact.aggregate_id,
+            status="assigned",
+            assignee_id=assignee,
+            last_assignee_id=assignee,
         )
 
     @staticmethod
@@ -310,6 +344,19 @@ class CaseworkModel:
             assignee_id=None,
             level=fact.data["to_level"],
         )
+
+    @classmethod
+    def _auto_escalated(cls, fact: Fact, rows: Rows) -> None:
+        cls._escalated(fact, rows)
+        row = rows.get("grievances", fact.aggregate_id)
+        if row is not None:
+            row["auto_escalations"] += 1
+
+    @staticmethod
+    def _deadline_passed(fact: Fact, rows: Rows) -> None:
+        row = rows.change("grievances", fact.aggregate_id)
+        if row is not None:
+            row[f"{fact.data['deadline']}_missed"] += 1
 
     @staticmethod
     def _extended(fact: Fact, rows: Rows) -> None:

@@ -55,6 +55,8 @@ class GrievanceView:
     reopen_count: int
     last_rating: str | None
     merged_into: str | None
+    # Deadlines the watcher has recorded as missed: {"deadline": respond|resolve, "due_at"}.
+    missed_deadlines: list[dict[str, Any]]
 
 
 class Grievances:
@@ -406,6 +408,10 @@ class Grievances:
             reopen_count=case.reopen_count,
             last_rating=case.last_rating,
             merged_into=case.merged_into,
+            missed_deadlines=[
+                {"deadline": deadline, "due_at": due_at}
+                for deadline, due_at in case.missed_recorded
+            ],
         )
 
     def _parties(self, actor: Actor, case: Grievance) -> list[Any] | None:

@@ -370,7 +370,12 @@ class Households:
             zero_employment=household.zero_employment,
             contact_cadre_id=household.contact_cadre_id,
             life_events=[
-                {"life_event_id": key, **value} for key, value in household.life_events.items()
+                {
+                    "life_event_id": key,
+                    **value,
+                    "overdue_recorded": bool(value.get("overdue_recorded")),
+                }
+                for key, value in household.life_events.items()
             ],
             erased=household.erased,
             **personal,

@@ -1,4 +1,8 @@
-"""Loads the versioned deadline policies from their data file."""
+"""Loads the versioned deadline policies and star criteria from their data files.
+
+The files ship with the application; ``ANJU_DEADLINE_POLICY_FILE`` and
+``ANJU_STAR_CRITERIA_FILE`` name others (a county's own, or a drill's).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from importlib import resources
 from typing import Any
 
 from domain.deadlines import DeadlinePolicy, PolicyBook
+from domain.stars import StarBook, StarCriteria, StarCriterion
 from domain.vocabulary import Urgency
+
+
+def shipped(name: str) -> str:
+    return resources.files("application").joinpath(name).read_text("utf-8")
 
 
 def load_policy_book(text: str | None = None) -> PolicyBook:
     """The policy book from JSON text, by default the file shipped with the application."""
-    if text is None:
-        text = resources.files("application").joinpath("deadline_policies.json").read_text("utf-8")
-    data = json.loads(text)
+    data = json.loads(text if text is not None else shipped("deadline_policies.json"))
     return PolicyBook(policy_from(entry) for entry in data["policies"])
 
 
@@ -28,4 +35,20 @@ def policy_from(entry: dict[str, Any]) -> DeadlinePolicy:
         effective_from=datetime.fromisoformat(entry["effective_from"]),
         respond_within=hours(entry["respond_within_hours"]),
         resolve_within=hours(entry["resolve_within_hours"]),
+        escalate_after=timedelta(days=entry.get("escalate_after_days", 3)),
+    )
+
+
+def load_star_book(text: str | None = None) -> StarBook:
+    """The star criteria from JSON text, by default the file shipped with the application."""
+    data = json.loads(text if text is not None else shipped("star_criteria.json"))
+    return StarBook(criteria_from(entry) for entry in data["versions"])
+
+
+def criteria_from(entry: dict[str, Any]) -> StarCriteria:
+    return StarCriteria(
+        version=entry["version"],
+        effective_from=datetime.fromisoformat(entry["effective_from"]),
+        weekly_quota=int(entry["weekly_quota"]),
+        stars=tuple(StarCriterion(**star) for star in entry["stars"]),
     )

@@ -21,6 +21,7 @@ from application.actors import Actor
 from application.casework_model import CaseworkModel
 from application.errors import Forbidden
 from application.ledger import Ledger, ledger_of
+from application.mandatory_visits import falls_due_at, in_person_visits, made_in_time
 from application.organisation_model import OrganisationModel
 from application.ports import Clock
 from application.read_model import (
@@ -33,7 +34,9 @@ from application.read_model import (
     from_micros,
     micros,
 )
+from domain.deadlines import DeadlinePolicy, PolicyBook
 from domain.errors import InvalidCommand
+from domain.stars import StarBook, StarCriteria, StarCriterion
 from domain.vocabulary import OPEN_STATUSES
 
 CADENCE = timedelta(days=90)
@@ -69,9 +72,13 @@ class Reports:
         clock: Clock,
         timezone: str,
         rebuild_at: Callable[[datetime], ReadStore] | None = None,
+        star_book: StarBook | None = None,
+        policies: PolicyBook | None = None,
     ) -> None:
         self.store = store
         self.rebuild_at = rebuild_at
+        self.star_book = star_book
+        self.policies = policies
         self.casework = casework
         self.organisation = organisation
         self.access = access
@@ -91,6 +98,9 @@ class Reports:
             self.access,
             StoppedClock(moment),
             self.zone.key,
+            self.rebuild_at,
+            self.star_book,
+            self.policies,
         )
 
     # -- scope and time -----------------------------------------------------------
@@ -211,6 +221,7 @@ class Reports:
                     "grid_id": cadre["grid_id"],
                     "visits": visit_counts[cadre["id"]],
                     "weekly_quota": WEEKLY_QUOTA,
+                    "quota_met": visit_counts[cadre["id"]] >= WEEKLY_QUOTA,
                     "households_linked": len(mine),
                     "households_due": sum(1 for h in mine if self.due(h, last, now)),
                     "mandatory_pending": mandatory[cadre["id"]][False],
@@ -364,6 +375,299 @@ class Reports:
         accounts = {row["id"]: row for row in self.store.select(self.organisation, "accounts")}
         return ledger_of(cases, accounts, self.local)
 
+    # -- stars --------------------------------------------------------------------
+
+    def stars(
+        self,
+        actor: Actor,
+        *,
+        month: str | None = None,
+        community_id: str | None = None,
+        grid_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Each cadre's stars for a month, judged at its end, or now while it runs (README)."""
+        scope = self.scope(actor, community_id, grid_id)
+        now = self.clock.now()
+        month = month or now.astimezone(self.zone).strftime("%Y-%m")
+        first, after = month_bounds(month)
+        begins = datetime.combine(first, time(0), self.zone)
+        ends = datetime.combine(after, time(0), self.zone)
+        if now < begins:
+            raise InvalidCommand("the month has not begun", field="month")
+        if now <= ends:
+            return StarBoard(self, scope, month, begins, now).as_dict(final=now == ends)
+        return StarBoard(self.as_of(ends), scope, month, begins, ends).as_dict(final=True)
+
+    # -- policies -------------------------------------------------------------------
+
+    def rules(self, as_of: datetime | None = None) -> dict[str, Any]:
+        """The deadline policy and star criteria in effect now or at ``as_of``; versions known then."""
+        if self.policies is None or self.star_book is None:
+            raise InvalidCommand("no policies are loaded here", field="as_of")
+        now = self.clock.now()
+        if as_of is not None:
+            if as_of > now:
+                raise InvalidCommand("as_of cannot be in the future", field="as_of")
+            now = as_of
+        return {
+            "at": now.isoformat(),
+            "deadline_policy": policy_text(self.policies.in_effect_at(now)),
+            "star_criteria": criteria_text(self.star_book.in_effect_at(now)),
+            "deadline_policy_versions": [
+                policy_text(p) for p in self.policies.versions if p.effective_from <= now
+            ],
+            "star_criteria_versions": [
+                criteria_text(c) for c in self.star_book.versions if c.effective_from <= now
+            ],
+        }
+
+
+class StarBoard:
+    """The figures behind one month's stars, from read models as they stood at ``at``."""
+
+    def __init__(
+        self, reports: Reports, scope: Scope, month: str, begins: datetime, at: datetime
+    ) -> None:
+        if reports.star_book is None:
+            raise InvalidCommand("no star criteria are loaded here", field="month")
+        self.reports = reports
+        self.scope = scope
+        self.month = month
+        self.begins = micros(begins)
+        self.first = begins.date()
+        self.at_time = at
+        self.at = micros(at)
+        self.criteria = reports.star_book.in_effect_at(at)
+        self.households = reports.households(scope)
+
+    def as_dict(self, final: bool) -> dict[str, Any]:
+        figures = {
+            "households_due": self.cadence(),
+            "weeks_below_quota": self.quota(),
+            "mandatory_overdue": self.mandatory(),
+            **self.case_figures(),
+        }
+        items = []
+        for cadre in self.reports.cadres(self.scope):
+            judged = [
+                self.judge(star, figures[star.measure], cadre["id"]) for star in self.criteria.stars
+            ]
+            earned = [star for star in judged if star["earned"]]
+            items.append(
+                {
+                    "cadre_id": cadre["id"],
+                    "username": cadre["username"],
+                    "display_name": cadre["display_name"],
+                    "community_id": cadre["community_id"],
+                    "grid_id": cadre["grid_id"],
+                    "stars_earned": len(earned),
+                    "stars": earned,
+                    "not_earned": [star for star in judged if not star["earned"]],
+                }
+            )
+        return {
+            "month": self.month,
+            "judged_at": self.reports.local(self.at),
+            "final": final,
+            "criteria_version": self.criteria.version,
+            "items": items,
+        }
+
+    def judge(
+        self,
+        star: StarCriterion,
+        figures: dict[str, tuple[float | None, dict[str, Any]]],
+        cadre: str,
+    ) -> dict[str, Any]:
+        value, behind = figures.get(cadre, (None, {}))
+        return {
+            "star": star.star,
+            "name": star.name,
+            "earned": star.earned(value),
+            "criterion": star.text,
+            "criterion_version": self.criteria.version,
+            "measure": star.measure,
+            "at_least": star.at_least,
+            "at_most": star.at_most,
+            "value": value,
+            "figures": behind,
+        }
+
+    # -- figures per measure: cadre -> (value, what it was judged on) ---------------
+
+    def linked(self) -> dict[str, list[Row]]:
+        found: dict[str, list[Row]] = defaultdict(list)
+        for household in self.households.values():
+            if household["contact_cadre_id"]:
+                found[household["contact_cadre_id"]].append(household)
+        return found
+
+    def cadence(self) -> dict[str, tuple[float | None, dict[str, Any]]]:
+        last = self.reports.last_visits(self.scope)
+        linked = self.linked()
+        result: dict[str, tuple[float | None, dict[str, Any]]] = {}
+        for cadre in self.reports.cadres(self.scope):
+            households = linked.get(cadre["id"], [])
+            due = sum(1 for h in households if self.reports.due(h, last, self.at))
+            behind = {
+                "households_linked": len(households),
+                "households_due": due,
+                "cadence_days": CADENCE.days,
+            }
+            result[cadre["id"]] = (due if households else None, behind)
+        return result
+
+    def quota(self) -> dict[str, tuple[float | None, dict[str, Any]]]:
+        quota = self.criteria.weekly_quota
+        weeks = [
+            monday
+            for monday in month_mondays(self.first)
+            if self.reports.midnight(monday + timedelta(days=7)) <= self.at
+        ]
+        counts: dict[str, Counter[date]] = defaultdict(Counter)
+        if weeks:
+            visits = self.reports.store.select(
+                self.reports.casework,
+                "visits",
+                [
+                    *self.scope.where(None),
+                    eq("voided", 0),
+                    Condition("visited_at", ">=", self.reports.midnight(weeks[0])),
+                    Condition(
+                        "visited_at", "<", self.reports.midnight(weeks[-1] + timedelta(days=7))
+                    ),
+                ],
+            )
+            for visit in visits:
+                if visit["household_id"] in self.households:
+                    day = from_micros(visit["visited_at"]).astimezone(self.reports.zone).date()
+                    counts[visit["visitor_id"]][day - timedelta(days=day.weekday())] += 1
+        result: dict[str, tuple[float | None, dict[str, Any]]] = {}
+        for cadre in self.reports.cadres(self.scope):
+            mine = counts[cadre["id"]]
+            below = sum(1 for monday in weeks if mine[monday] < quota)
+            rows = [{"week": iso_week(monday), "visits": mine[monday]} for monday in weeks]
+            result[cadre["id"]] = (below if weeks else None, {"weekly_quota": quota, "weeks": rows})
+        return result
+
+    def mandatory(self) -> dict[str, tuple[float | None, dict[str, Any]]]:
+        zone = self.reports.zone
+        events = [
+            event
+            for event in self.reports.store.select(
+                self.reports.casework, "life_events", self.scope.where(None), order_by=("id",)
+            )
+            if event["household_id"] in self.households
+            and self.begins < falls_due_at(event, zone) <= self.at
+        ]
+        visits = in_person_visits(
+            self.reports.store, self.reports.casework, {e["household_id"] for e in events}
+        )
+        fell_due: Counter[str] = Counter()
+        overdue: dict[str, list[str]] = defaultdict(list)
+        for event in events:
+            cadre = self.households[event["household_id"]]["contact_cadre_id"]
+            fell_due[cadre] += 1
+            if not made_in_time(event, visits.get(event["household_id"], []), zone):
+                overdue[cadre].append(event["id"])
+        return {
+            cadre["id"]: (
+                len(overdue[cadre["id"]]),
+                {
+                    "fell_due": fell_due[cadre["id"]],
+                    "overdue": len(overdue[cadre["id"]]),
+                    "overdue_life_event_ids": overdue[cadre["id"]],
+                },
+            )
+            for cadre in self.reports.cadres(self.scope)
+        }
+
+    def case_figures(self) -> dict[str, dict[str, tuple[float | None, dict[str, Any]]]]:
+        cases = self.reports.store.select(
+            self.reports.casework,
+            "grievances",
+            [
+                *self.scope.where(),
+                Condition("received_at", ">=", self.begins),
+                Condition("received_at", "<", self.reports.midnight(next_month(self.first))),
+            ],
+        )
+        mine: dict[str, list[Row]] = defaultdict(list)
+        for case in cases:
+            if case["last_assignee_id"]:
+                mine[case["last_assignee_id"]].append(case)
+        names = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate")
+        result: dict[str, dict[str, tuple[float | None, dict[str, Any]]]] = {n: {} for n in names}
+        for cadre in self.reports.cadres(self.scope):
+            own = mine.get(cadre["id"], [])
+            measures = case_measures(own, self.at)
+            for name in names:
+                part, whole = measures[name]
+                value = ratio(part, whole)
+                result[name][cadre["id"]] = (
+                    value,
+                    {"cases": len(own), "counted": whole, "met": part, name: value},
+                )
+        return result
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """The first day of a month written ``2026-11`` and of the month after."""
+    try:
+        year, number = month.split("-")
+        if len(year) != 4 or len(number) != 2:
+            raise ValueError(month)
+        first = date(int(year), int(number), 1)
+    except ValueError:
+        raise InvalidCommand("month must look like 2026-11", field="month") from None
+    return first, next_month(first)
+
+
+def next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def month_mondays(first: date) -> list[date]:
+    """Mondays of the ISO weeks that belong to a month: those whose Thursday falls in it."""
+    thursday = first + timedelta(days=(3 - first.weekday()) % 7)
+    mondays = []
+    while thursday.month == first.month:
+        mondays.append(thursday - timedelta(days=3))
+        thursday += timedelta(days=7)
+    return mondays
+
+
+def policy_text(policy: DeadlinePolicy) -> dict[str, Any]:
+    def hours(table: Any) -> dict[str, float]:
+        return {str(k.value): v / timedelta(hours=1) for k, v in table.items()}
+
+    return {
+        "version": policy.version,
+        "effective_from": policy.effective_from.isoformat(),
+        "respond_within_hours": hours(policy.respond_within),
+        "resolve_within_hours": hours(policy.resolve_within),
+        "escalate_after_days": policy.escalate_after / timedelta(days=1),
+    }
+
+
+def criteria_text(criteria: StarCriteria) -> dict[str, Any]:
+    return {
+        "version": criteria.version,
+        "effective_from": criteria.effective_from.isoformat(),
+        "weekly_quota": criteria.weekly_quota,
+        "stars": [
+            {
+                "star": star.star,
+                "name": star.name,
+                "measure": star.measure,
+                "at_least": star.at_least,
+                "at_most": star.at_most,
+                "criterion": star.text,
+            }
+            for star in criteria.stars
+        ],
+    }
+
 
 class StoppedClock:
     def __init__(self, moment: datetime) -> None:
@@ -379,25 +683,18 @@ def since(household: Row, last: dict[str, int]) -> int:
     return last[key] if key in last else int(household["registered_at"])
 
 
-def rates(cases: list[Row], now: int) -> dict[str, Any]:
-    """The three rates and the other measures of one group of cases (README)."""
+def case_measures(cases: list[Row], now: int) -> dict[str, tuple[float, int]]:
+    """Each rate of a group of cases as (part, whole), judged at ``now`` (README)."""
 
     def end(case: Row) -> int:
         return case["ended_at"] if case["status"] in ("withdrawn", "merged") else now
-
-    def standing(case: Row) -> int | None:
-        return case["resolved_at"] if case["status"] in ("resolved", "closed") else None
 
     responded = [c for c in cases if c["accepted_at"] is not None or c["respond_by"] <= end(c)]
     evaluated = [c for c in cases if c["rating"] is not None]
     judged = [c for c in cases if standing(c) is not None or c["resolve_by"] <= end(c)]
     resolved_once = [c for c in cases if c["first_resolved_at"] is not None]
-    resolution_days = [
-        (standing(c) - c["received_at"]) / DAY_US for c in cases if standing(c) is not None
-    ]
     return {
-        "filed": len(cases),
-        "response_rate": ratio(
+        "response_rate": (
             sum(
                 1
                 for c in responded
@@ -405,20 +702,39 @@ def rates(cases: list[Row], now: int) -> dict[str, Any]:
             ),
             len(responded),
         ),
-        "resolution_rate": ratio(sum(1 for c in evaluated if c["solved"]), len(evaluated)),
-        "satisfaction_rate": ratio(
-            sum(satisfaction(c["rating"]) for c in evaluated), len(evaluated)
+        "resolution_rate": (sum(1 for c in evaluated if c["solved"]), len(evaluated)),
+        "satisfaction_rate": (sum(satisfaction(c["rating"]) for c in evaluated), len(evaluated)),
+        "on_time_rate": (
+            sum(1 for c in judged if on_time(standing(c), c["resolve_by"])),
+            len(judged),
         ),
-        "on_time_rate": ratio(
-            sum(1 for c in judged if on_time(standing(c), c["resolve_by"])), len(judged)
-        ),
-        "reopen_rate": ratio(
-            sum(1 for c in resolved_once if c["reopen_count"]), len(resolved_once)
-        ),
+        "reopen_rate": (sum(1 for c in resolved_once if c["reopen_count"]), len(resolved_once)),
+    }
+
+
+def standing(case: Row) -> int | None:
+    """When a case that stands resolved was resolved; ``None`` for one that does not."""
+    return case["resolved_at"] if case["status"] in ("resolved", "closed") else None
+
+
+def rates(cases: list[Row], now: int) -> dict[str, Any]:
+    """The three rates and the other measures of one group of cases (README)."""
+    resolution_days = [
+        (standing(c) - c["received_at"]) / DAY_US  # type: ignore[operator]
+        for c in cases
+        if standing(c) is not None
+    ]
+    measures = {name: ratio(*parts) for name, parts in case_measures(cases, now).items()}
+    return {
+        "filed": len(cases),
+        **measures,
         "median_days_to_resolve": (
             round(statistics.median(resolution_days), 2) if resolution_days else None
         ),
         "open_overdue": sum(1 for c in cases if c["status"] in OPEN and c["resolve_by"] < now),
+        "extended": sum(1 for c in cases if c["extended"]),
+        "urged": sum(1 for c in cases if c["urged"]),
+        "escalated_for_delay": sum(1 for c in cases if c["auto_escalations"]),
     }
 
 

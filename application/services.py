@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from application.case_lists import CaseLists
 from application.casebook import Casebook
 from application.casework_model import CaseworkModel
+from application.deadline_watch import DeadlineWatch
 from application.grievances import Grievances
 from application.households import Households
 from application.organisation import Organisation
 from application.organisation_model import OrganisationModel
+from application.policies import load_star_book
 from application.ports import Clock, PersonalDataVault
 from application.projections import Projections
 from application.read_model import LogReader, ReadStore, micros
 from application.reports import Reports
 from application.visits import Visits
 from domain.deadlines import PolicyBook
+from domain.stars import StarBook
 
 
 @dataclass
@@ -32,6 +36,7 @@ class CaseServices:
     grievances: Grievances
     projections: Projections
     reports: Reports
+    deadlines: DeadlineWatch
 
     @classmethod
     def wire(
@@ -44,6 +49,7 @@ class CaseServices:
         timezone: str = "Asia/Shanghai",
         scratch_store: Callable[[], ReadStore] | None = None,
         read_log: LogReader | None = None,
+        stars: StarBook | None = None,
     ) -> CaseServices:
         casework, organisation_model = CaseworkModel(), OrganisationModel()
         projections = Projections(
@@ -81,6 +87,8 @@ class CaseServices:
             clock,
             timezone,
             rebuild_at if scratch_store is not None else None,
+            stars or load_star_book(),
+            policies,
         )
         return cls(
             book=book,
@@ -92,4 +100,7 @@ class CaseServices:
             grievances=Grievances(book, households, policies, clock),
             projections=projections,
             reports=reports,
+            deadlines=DeadlineWatch(
+                book, projections, read_store, casework, policies, clock, ZoneInfo(timezone)
+            ),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from domain.errors import InvalidCommand
 from domain.record import require_aware
@@ -33,6 +33,11 @@ def mandatory_visit_due_by(kind: LifeEventKind, occurred_on: date) -> date:
     return occurred_on + timedelta(days=MANDATORY_VISIT_DAYS[kind])
 
 
+def end_of_day(day: date, zone: tzinfo) -> datetime:
+    """The first instant after ``day`` in the county's local time: a due day's deadline."""
+    return datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
 @dataclass(frozen=True)
 class Deadlines:
     respond_by: datetime
@@ -48,6 +53,8 @@ class DeadlinePolicy:
     effective_from: datetime
     respond_within: Mapping[Urgency, timedelta]
     resolve_within: Mapping[Urgency, timedelta]
+    # A case still open this long after its resolve deadline goes up one level by itself.
+    escalate_after: timedelta = timedelta(days=3)
 
     def deadlines_for(self, urgency: Urgency, received_at: datetime) -> Deadlines:
         return Deadlines(
@@ -76,3 +83,14 @@ class PolicyBook:
             if policy.version == version:
                 return policy
         raise InvalidCommand(f"no deadline policy version {version}")
+
+    def governing(self, version: str, received_at: datetime) -> DeadlinePolicy:
+        """The version a case recorded; the one in effect when it was received if unknown here."""
+        for policy in self._policies:
+            if policy.version == version:
+                return policy
+        return self.in_effect_at(received_at)
+
+    @property
+    def versions(self) -> list[DeadlinePolicy]:
+        return list(self._policies)

@@ -6,7 +6,9 @@ extend, urge, reopen on unsatisfied feedback, withdraw and merge (DOMAIN.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -27,13 +29,38 @@ from domain.vocabulary import (
 )
 
 Status = GrievanceStatus
+RESPOND, RESOLVE = "respond", "resolve"
+
+
+@dataclass(frozen=True)
+class MissedDeadline:
+    """A deadline that passed while the case was open: ``since`` is when it became overdue.
+
+    A resolve deadline passes unmet at the first moment after it at which the
+    case is open: at the deadline itself, or when a resolved case is reopened
+    later (a reopened case keeps its original deadlines). A respond deadline
+    passes unmet when the case is open and not yet accepted just after it.
+    """
+
+    deadline: str
+    due_at: datetime
+    since: datetime
+
+    @property
+    def key(self) -> tuple[str, datetime]:
+        return (self.deadline, self.due_at)
 
 
 class Grievance(CaseRecord):
     TOPIC = "anju:Grievance"
 
     class Event(CaseRecord.Event):
-        pass
+        def mutate(self, aggregate: Any) -> Any:
+            # Before any later event applies, note the deadlines that passed since
+            # the last one: a fold of event times, so it never reads the clock.
+            if aggregate is not None:
+                aggregate.missed.extend(aggregate.missed_before(self.timestamp))
+            return super().mutate(aggregate)
 
     class Filed(Event, Aggregate.Created):
         TOPIC = "anju:Grievance.Filed"
@@ -78,6 +105,10 @@ class Grievance(CaseRecord):
             case.reopen_count = 0
             case.last_rating = None
             case.merged_into = None
+            case.open_since = self.received_at
+            case.missed = []
+            case.missed_recorded = []
+            case.auto_escalated_for = None
 
     Created = Filed
 
@@ -124,6 +155,29 @@ class Grievance(CaseRecord):
             case.assignee_id = None
             case.status = Status.FILED.value
 
+    class AutoEscalated(Escalated):
+        """Escalated by the deadline watcher: open too long past the resolve deadline."""
+
+        TOPIC = "anju:Grievance.AutoEscalated"
+        resolve_by: datetime
+        overdue_since: datetime
+        policy_version: str
+
+        def apply(self, case: Grievance) -> None:
+            super().apply(case)
+            case.auto_escalated_for = self.resolve_by
+
+    class DeadlinePassed(Event):
+        """A respond or resolve deadline passed while the case was open (recorded once)."""
+
+        TOPIC = "anju:Grievance.DeadlinePassed"
+        deadline: str
+        due_at: datetime
+        overdue_since: datetime
+
+        def apply(self, case: Grievance) -> None:
+            case.missed_recorded.append((self.deadline, self.due_at))
+
     class Extended(Event):
         TOPIC = "anju:Grievance.Extended"
         days: int
@@ -162,6 +216,7 @@ class Grievance(CaseRecord):
                 case.status = Status.IN_PROGRESS.value
                 case.reopen_count += 1
                 case.resolved_at = None
+                case.open_since = self.timestamp
             else:
                 case.status = Status.CLOSED.value
 
@@ -212,6 +267,10 @@ class Grievance(CaseRecord):
     reopen_count: int
     last_rating: str | None
     merged_into: str | None
+    open_since: datetime
+    missed: list[MissedDeadline]
+    missed_recorded: list[tuple[str, datetime]]
+    auto_escalated_for: datetime | None
 
     @classmethod
     def file(
@@ -275,6 +334,80 @@ class Grievance(CaseRecord):
     def check_assignee(self, actor: str, action: str) -> None:
         if actor != self.assignee_id:
             raise NotPermitted(f"only the assignee may {action} this case")
+
+    # -- deadlines --------------------------------------------------------------
+
+    def missed_before(self, moment: datetime) -> list[MissedDeadline]:
+        """Deadlines first found passed, with the case open, just before ``moment``."""
+        if not self.is_open:
+            return []
+        passed = []
+        if self.accepted_at is None and self.respond_by < moment:
+            passed.append(MissedDeadline(RESPOND, self.respond_by, self.respond_by))
+        if self.resolve_by < moment:
+            since = max(self.resolve_by, self.open_since)
+            passed.append(MissedDeadline(RESOLVE, self.resolve_by, since))
+        known = {missed.key for missed in self.missed}
+        return [missed for missed in passed if missed.key not in known]
+
+    def missed_by(self, now: datetime) -> list[MissedDeadline]:
+        """Every deadline missed up to ``now``, in the order they passed."""
+        return [*self.missed, *self.missed_before(now)]
+
+    def record_missed_deadlines(self, *, actor: str, now: datetime) -> int:
+        """Record each missed deadline not yet recorded, exactly once; how many."""
+        recorded = set(self.missed_recorded)
+        fresh = [missed for missed in self.missed_by(now) if missed.key not in recorded]
+        for missed in fresh:
+            self.record(
+                self.DeadlinePassed,
+                deadline=missed.deadline,
+                due_at=missed.due_at,
+                overdue_since=missed.since,
+                actor=actor,
+                now=now,
+            )
+        return len(fresh)
+
+    def escalate_if_overdue(
+        self, *, after: timedelta, policy_version: str, actor: str, now: datetime
+    ) -> bool:
+        """Go up one level when open more than ``after`` past the resolve deadline (once per deadline)."""
+        overdue = self._resolve_overdue(now)
+        to_level = Level(self.level).next_up()
+        if overdue is None or to_level is None or self.auto_escalated_for == self.resolve_by:
+            return False
+        if now <= overdue.since + after:
+            return False
+        days = (now - overdue.since) // timedelta(days=1)
+        self.record(
+            self.AutoEscalated,
+            reason=f"办理超期{days}天，自动上报 (resolve deadline missed by {days} days)",
+            from_level=self.level,
+            to_level=to_level.value,
+            resolve_by=self.resolve_by,
+            overdue_since=overdue.since,
+            policy_version=policy_version,
+            actor=actor,
+            now=now,
+        )
+        return True
+
+    def wakes_at(self, now: datetime, after: timedelta) -> datetime | None:
+        """The next moment a deadline can pass with no new event; ``None`` if none can."""
+        if not self.is_open:
+            return None
+        moments = [self.respond_by, self.resolve_by, max(self.resolve_by, self.open_since) + after]
+        later = [moment for moment in moments if moment > now]
+        return min(later, default=None)
+
+    def _resolve_overdue(self, now: datetime) -> MissedDeadline | None:
+        if not self.is_open:
+            return None
+        for missed in self.missed_by(now):
+            if missed.key == (RESOLVE, self.resolve_by):
+                return missed
+        return None
 
     # -- commands -------------------------------------------------------------
 

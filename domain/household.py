@@ -141,6 +141,16 @@ class Household(CaseRecord):
                 "visit_due_by": self.visit_due_by,
             }
 
+    class MandatoryVisitOverdue(Event):
+        """No in-person visit answered a life event by its due moment (recorded once)."""
+
+        TOPIC = "anju:Household.MandatoryVisitOverdue"
+        life_event_id: str
+        due_at: datetime
+
+        def apply(self, household: Household) -> None:
+            household.life_events[self.life_event_id]["overdue_recorded"] = True
+
     class Erased(Event):
         """The household's key was destroyed: its personal data is unreadable everywhere."""
 
@@ -287,6 +297,22 @@ class Household(CaseRecord):
             now=now,
         )
         return self.life_events[life_event_id]["visit_due_by"]  # type: ignore[no-any-return]
+
+    def record_mandatory_visit_overdue(
+        self, *, life_event_id: str, due_at: datetime, actor: str, now: datetime
+    ) -> bool:
+        """Record that a mandatory visit fell overdue; once per life event. Whether it was new."""
+        life_event = self.check_has_life_event(life_event_id)
+        if life_event.get("overdue_recorded"):
+            return False
+        self.record(
+            self.MandatoryVisitOverdue,
+            life_event_id=life_event_id,
+            due_at=due_at,
+            actor=actor,
+            now=now,
+        )
+        return True
 
     def erase(self, *, legal_basis: str, actor: str, now: datetime) -> None:
         """Record a lawful erasure (crypto-shredding happens outside, in the key store)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -12,3 +13,16 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(self.zone)
+
+
+class ShiftedClock:
+    """Real time, moved to start at a given instant: for drills and replays of a past day."""
+
+    def __init__(self, start: datetime, timezone: str = "Asia/Shanghai") -> None:
+        self.zone = ZoneInfo(timezone)
+        self.start = start
+        self.began = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = timedelta(seconds=time.monotonic() - self.began)
+        return (self.start + elapsed).astimezone(self.zone)

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     # Whether `anju serve` keeps the read models up to date in-process (off when
     # `anju projections run` does it in processes of their own).
     projections: bool = True
+    # How often `anju serve` runs the deadline watcher (seconds; 0: never, when
+    # `anju deadlines run` does it in a process of its own).
+    deadline_watch_seconds: float = 60.0
+    # Versioned rules other than those shipped (a county's own, or a drill's): JSON files
+    # in the shape of application/deadline_policies.json and application/star_criteria.json.
+    deadline_policy_file: Path | None = None
+    star_criteria_file: Path | None = None
 
     @field_validator("county")
     @classmethod

@@ -103,6 +103,9 @@ class CaseFacts:
     reopened_ever: bool = False
     latest_feedback: Feedback | None = None
     ended_at: datetime | None = None  # withdrawn or merged
+    extended: bool = False
+    urged: bool = False
+    escalated_for_delay: bool = False
 
     @property
     def standing_resolution(self) -> datetime | None:
@@ -210,6 +213,9 @@ def fold_case(history: History, key: str, event: Grievance.Event) -> None:
         )
         return
     case = history.cases[key]
+    case.escalated_for_delay |= isinstance(event, Grievance.AutoEscalated)
+    case.urged |= isinstance(event, Grievance.Urged)
+    case.extended |= isinstance(event, Grievance.Extended)
     if isinstance(event, Grievance.Assigned):
         case.assignee_id = event.assignee_id
         case.status = "assigned"
@@ -381,6 +387,7 @@ class ReferenceReports:
                     "grid_id": cadre.grid_id,
                     "visits": len(visits),
                     "weekly_quota": WEEKLY_QUOTA,
+                    "quota_met": len(visits) >= WEEKLY_QUOTA,
                     "households_linked": len(linked),
                     "households_due": sum(1 for h in linked if self.is_due(h)),
                     "mandatory_pending": sum(
@@ -500,6 +507,9 @@ class ReferenceReports:
             ),
             "median_days_to_resolve": round(statistics.median(days), 2) if days else None,
             "open_overdue": sum(1 for c in cases if c.status in OPEN and c.resolve_by < self.now),
+            "extended": sum(1 for c in cases if c.extended),
+            "urged": sum(1 for c in cases if c.urged),
+            "escalated_for_delay": sum(1 for c in cases if c.escalated_for_delay),
         }
 
     # -- late entries -----------------------------------------------------------------------

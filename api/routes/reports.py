@@ -16,7 +16,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from api.auth import CurrentActor
 from api.paging import AsOf, ConsistentWith
-from api.report_schemas import Coverage, LateEntries, Resolution, Workload
+from api.report_schemas import Coverage, LateEntries, Resolution, Stars, Workload
 from api.state import Services
 from application.ledger import Ledger
 from application.reports import Reports
@@ -30,6 +30,10 @@ To = Annotated[date | None, Query(alias="to", description="Last local date, incl
 Week = Annotated[
     str | None,
     Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W47 (default: this week)"),
+]
+Month = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-\d{2}$", description="Month, e.g. 2026-11 (default: this month)"),
 ]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -102,6 +106,21 @@ def resolution(
     return scope.reports.resolution(
         actor, date_from=date_from, date_to=date_to, group_by=group_by.value, **scope.place
     )
+
+
+@router.get("/v1/reports/stars", response_model=Stars)
+def stars(
+    actor: CurrentActor, scope: Scoped, response: Response, month: Month = None
+) -> dict[str, Any]:
+    """Per cadre: the month's stars earned, each with its criterion, version and figures."""
+    response.headers.update(scope.headers)
+    return scope.reports.stars(actor, month=month, **scope.place)
+
+
+@router.get("/v1/policies")
+def policies(actor: CurrentActor, services: Services, as_of: AsOf = None) -> dict[str, Any]:
+    """The published deadline policy and star criteria in effect now, or at ``as_of``."""
+    return services.reports.rules(as_of)
 
 
 @router.get("/v1/reports/late-entries", response_model=LateEntries)

@@ -131,6 +131,7 @@ class Case:
     reopened: bool = False
     rating: str | None = None
     solved: bool | None = None
+    extended: bool = False
 
     @property
     def standing(self) -> bool:
@@ -171,6 +172,10 @@ def expected_resolution(category: str, cases: list[Case]) -> dict[str, Any]:
         "reopen_rate": ratio(sum(1 for c in resolved_once if c.reopened), len(resolved_once)),
         "median_days_to_resolve": round(statistics.median(days), 2) if days else None,
         "open_overdue": sum(1 for c in cases if c.overdue),
+        "extended": sum(1 for c in cases if c.extended),
+        "urged": 0,
+        # no case is open three days past its resolve deadline, the policy's limit
+        "escalated_for_delay": 0,
     }
 
 
@@ -517,7 +522,7 @@ class Scenario:
         elif verb == "extend":
             # A late case (received 4 days ago, due 1 day ago) extended by 10 days is due ahead.
             assert body["days"] > LATE.days
-            case.resolve_passed = False
+            case.resolve_passed, case.extended = False, True
         else:
             raise AssertionError(verb)
 

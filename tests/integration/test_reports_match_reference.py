@@ -576,6 +576,9 @@ def test_a_reopened_case_is_judged_on_its_final_answer(story: Story) -> None:
             "reopen_rate": 1.0,
             "median_days_to_resolve": 5.0,  # the last resolution stands, the first does not
             "open_overdue": 0,
+            "extended": 0,
+            "urged": 0,
+            "escalated_for_delay": 0,
         }
     ]
     after_its_deadline = story.reports(received + 15 * DAY + MINUTE)
@@ -621,6 +624,9 @@ def test_a_withdrawn_case_stops_its_clock(story: Story) -> None:
         "reopen_rate": None,
         "median_days_to_resolve": None,
         "open_overdue": 0,
+        "extended": 0,
+        "urged": 0,
+        "escalated_for_delay": 0,
     }
     assert story.reports(received + 40 * DAY).ledger_ids() == sorted(
         [str(early.id), str(late.id), str(merged.id)]
