@@ -70,6 +70,8 @@ HEADERS = [
     "督办次数",
     "当前状态",
     "政策版本",
+    "超时记录",
+    "超期上报次数",
 ]
 
 
@@ -91,6 +93,11 @@ def ledger_of(
     def assignee(account_id: str | None) -> str:
         account = accounts.get(account_id or "")
         return account["display_name"] if account else ""
+
+    def missed(case: Row) -> str:
+        """The deadlines the watcher recorded as missed: 响应超时, 办结超期 (twice if extended too)."""
+        parts = ["响应超时"] * case["respond_missed"] + ["办结超期"] * case["resolve_missed"]
+        return "、".join(parts)
 
     rows = [
         [
@@ -118,6 +125,8 @@ def ledger_of(
             case["urged"],
             label("status", case["status"]),
             case["policy_version"],
+            missed(case),
+            case["auto_escalations"],
         ]
         for case in cases
     ]

@@ -90,9 +90,9 @@ def rate(events: int, run: Callable[[], object], runs: int) -> tuple[float, list
     return events / statistics.median(seconds), seconds
 
 
-def print_table(figures: Figures, baseline: str, against: str) -> None:
+def print_table(figures: Figures, baseline: str, against: str, unit: str = "events/s") -> None:
     base = figures[baseline][0]
-    print(f"{'measure':<24}{'events/s':>12}{against:>13}   runs (s)")
+    print(f"{'measure':<24}{unit:>12}{against:>13}   runs (s)")
     for label, (per_second, seconds) in figures.items():
         runs = ", ".join(f"{s:.2f}" for s in seconds)
         print(f"{label:<24}{per_second:>12,.0f}{per_second / base:>12.2f}x   {runs}")
