@@ -394,11 +394,18 @@ class Grievance(CaseRecord):
         return True
 
     def wakes_at(self, now: datetime, after: timedelta) -> datetime | None:
-        """The next moment a deadline can pass with no new event; ``None`` if none can."""
+        """The next moment a deadline can pass with no new event; ``None`` if none can.
+
+        A deadline passes strictly after its moment, so a moment equal to ``now``
+        still lies ahead of this round.
+        """
         if not self.is_open:
             return None
-        moments = [self.respond_by, self.resolve_by, max(self.resolve_by, self.open_since) + after]
-        later = [moment for moment in moments if moment > now]
+        moments = [self.respond_by, self.resolve_by]
+        overdue = self._resolve_overdue(now)
+        if overdue is not None:
+            moments.append(overdue.since + after)
+        later = [moment for moment in moments if moment >= now]
         return min(later, default=None)
 
     def _resolve_overdue(self, now: datetime) -> MissedDeadline | None:
