@@ -76,6 +76,8 @@ def county_settings(
         county=schema,
         master_key=new_master_key_text(),
         signing_key_file=tmp_path / "signing.key",
+        # The watcher writes on its own schedule; a test that wants it starts it.
+        deadline_watch_seconds=0,
     )
     yield settings
     if url:
