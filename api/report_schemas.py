@@ -100,9 +100,9 @@ class Star(BaseModel):
     criterion: str = Field(description="the rule, in words: measure, bound and meaning")
     criterion_version: str = Field(description="the version of the star criteria that judged it")
     measure: str
-    at_least: float | None
-    at_most: float | None
-    value: float | None = Field(description="the cadre's figure; null when nothing to judge")
+    at_least: int | float | None
+    at_most: int | float | None
+    value: int | float | None = Field(description="the cadre's figure; null when nothing to judge")
     figures: dict[str, Any] = Field(description="the counts the value was computed from")
 
 

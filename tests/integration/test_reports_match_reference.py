@@ -732,6 +732,7 @@ def test_workload_counts_a_cadres_visits_in_the_local_iso_week(story: Story) -> 
         "grid_id": "g1",
         "visits": 3,
         "weekly_quota": 20,
+        "quota_met": False,
         "households_linked": 1,
         "households_due": 0,
         "mandatory_pending": 0,
