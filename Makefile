@@ -37,3 +37,4 @@ clean:
 bench: install
 	$(BIN)/python bench/rebuild.py --store postgres
 	$(BIN)/python bench/verify.py --store postgres
+	$(BIN)/python bench/deadlines.py --store postgres
