@@ -86,10 +86,10 @@ class PolicyBook:
 
     def governing(self, version: str, received_at: datetime) -> DeadlinePolicy:
         """The version a case recorded; the one in effect when it was received if unknown here."""
-        for policy in self._policies:
-            if policy.version == version:
-                return policy
-        return self.in_effect_at(received_at)
+        try:
+            return self.version(version)
+        except InvalidCommand:
+            return self.in_effect_at(received_at)
 
     @property
     def versions(self) -> list[DeadlinePolicy]:
