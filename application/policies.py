@@ -1,4 +1,4 @@
-"""Loads the versioned deadline policies and star criteria from their data files.
+"""Loads the versioned deadline policies and star criteria from their data files, and shows them.
 
 The files ship with the application; ``ANJU_DEADLINE_POLICY_FILE`` and
 ``ANJU_STAR_CRITERIA_FILE`` name others (a county's own, or a drill's).
@@ -52,3 +52,35 @@ def criteria_from(entry: dict[str, Any]) -> StarCriteria:
         weekly_quota=int(entry["weekly_quota"]),
         stars=tuple(StarCriterion(**star) for star in entry["stars"]),
     )
+
+
+def policy_text(policy: DeadlinePolicy) -> dict[str, Any]:
+    def hours(table: Any) -> dict[str, float]:
+        return {str(k.value): v / timedelta(hours=1) for k, v in table.items()}
+
+    return {
+        "version": policy.version,
+        "effective_from": policy.effective_from.isoformat(),
+        "respond_within_hours": hours(policy.respond_within),
+        "resolve_within_hours": hours(policy.resolve_within),
+        "escalate_after_days": policy.escalate_after / timedelta(days=1),
+    }
+
+
+def criteria_text(criteria: StarCriteria) -> dict[str, Any]:
+    return {
+        "version": criteria.version,
+        "effective_from": criteria.effective_from.isoformat(),
+        "weekly_quota": criteria.weekly_quota,
+        "stars": [
+            {
+                "star": star.star,
+                "name": star.name,
+                "measure": star.measure,
+                "at_least": star.at_least,
+                "at_most": star.at_most,
+                "criterion": star.text,
+            }
+            for star in criteria.stars
+        ],
+    }

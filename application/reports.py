@@ -23,6 +23,7 @@ from application.errors import Forbidden
 from application.ledger import Ledger, ledger_of
 from application.mandatory_visits import falls_due_at, in_person_visits, made_in_time
 from application.organisation_model import OrganisationModel
+from application.policies import criteria_text, policy_text
 from application.ports import Clock
 from application.read_model import (
     AnyOf,
@@ -34,9 +35,9 @@ from application.read_model import (
     from_micros,
     micros,
 )
-from domain.deadlines import DeadlinePolicy, PolicyBook
+from domain.deadlines import PolicyBook
 from domain.errors import InvalidCommand
-from domain.stars import StarBook, StarCriteria, StarCriterion
+from domain.stars import StarBook, StarCriterion
 from domain.vocabulary import OPEN_STATUSES
 
 CADENCE = timedelta(days=90)
@@ -195,10 +196,7 @@ class Reports:
             ],
         )
         visit_counts = Counter(v["visitor_id"] for v in visits if v["household_id"] in households)
-        linked: dict[str, list[Row]] = defaultdict(list)
-        for household in households.values():
-            if household["contact_cadre_id"]:
-                linked[household["contact_cadre_id"]].append(household)
+        linked = linked_households(households)
         mandatory: dict[str, Counter[bool]] = defaultdict(Counter)
         today = now_at.astimezone(self.zone).date()
         for event, overdue in self.unsatisfied_mandatory(scope, households, today):
@@ -439,6 +437,7 @@ class StarBoard:
         self.at = micros(at)
         self.criteria = reports.star_book.in_effect_at(at)
         self.households = reports.households(scope)
+        self.cadres = reports.cadres(scope)
 
     def as_dict(self, final: bool) -> dict[str, Any]:
         figures = {
@@ -448,7 +447,7 @@ class StarBoard:
             **self.case_figures(),
         }
         items = []
-        for cadre in self.reports.cadres(self.scope):
+        for cadre in self.cadres:
             judged = [
                 self.judge(star, figures[star.measure], cadre["id"]) for star in self.criteria.stars
             ]
@@ -479,7 +478,7 @@ class StarBoard:
         figures: dict[str, tuple[float | None, dict[str, Any]]],
         cadre: str,
     ) -> dict[str, Any]:
-        value, behind = figures.get(cadre, (None, {}))
+        value, behind = figures[cadre]
         return {
             "star": star.star,
             "name": star.name,
@@ -495,18 +494,11 @@ class StarBoard:
 
     # -- figures per measure: cadre -> (value, what it was judged on) ---------------
 
-    def linked(self) -> dict[str, list[Row]]:
-        found: dict[str, list[Row]] = defaultdict(list)
-        for household in self.households.values():
-            if household["contact_cadre_id"]:
-                found[household["contact_cadre_id"]].append(household)
-        return found
-
     def cadence(self) -> dict[str, tuple[float | None, dict[str, Any]]]:
         last = self.reports.last_visits(self.scope)
-        linked = self.linked()
+        linked = linked_households(self.households)
         result: dict[str, tuple[float | None, dict[str, Any]]] = {}
-        for cadre in self.reports.cadres(self.scope):
+        for cadre in self.cadres:
             households = linked.get(cadre["id"], [])
             due = sum(1 for h in households if self.reports.due(h, last, self.at))
             behind = {
@@ -543,7 +535,7 @@ class StarBoard:
                     day = from_micros(visit["visited_at"]).astimezone(self.reports.zone).date()
                     counts[visit["visitor_id"]][day - timedelta(days=day.weekday())] += 1
         result: dict[str, tuple[float | None, dict[str, Any]]] = {}
-        for cadre in self.reports.cadres(self.scope):
+        for cadre in self.cadres:
             mine = counts[cadre["id"]]
             below = sum(1 for monday in weeks if mine[monday] < quota)
             rows = [{"week": iso_week(monday), "visits": mine[monday]} for monday in weeks]
@@ -579,7 +571,7 @@ class StarBoard:
                     "overdue_life_event_ids": overdue[cadre["id"]],
                 },
             )
-            for cadre in self.reports.cadres(self.scope)
+            for cadre in self.cadres
         }
 
     def case_figures(self) -> dict[str, dict[str, tuple[float | None, dict[str, Any]]]]:
@@ -598,7 +590,7 @@ class StarBoard:
                 mine[case["last_assignee_id"]].append(case)
         names = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate")
         result: dict[str, dict[str, tuple[float | None, dict[str, Any]]]] = {n: {} for n in names}
-        for cadre in self.reports.cadres(self.scope):
+        for cadre in self.cadres:
             own = mine.get(cadre["id"], [])
             measures = case_measures(own, self.at)
             for name in names:
@@ -609,6 +601,15 @@ class StarBoard:
                     {"cases": len(own), "counted": whole, "met": part, name: value},
                 )
         return result
+
+
+def linked_households(households: dict[str, Row]) -> dict[str, list[Row]]:
+    """Households by their contact cadre."""
+    linked: dict[str, list[Row]] = defaultdict(list)
+    for household in households.values():
+        if household["contact_cadre_id"]:
+            linked[household["contact_cadre_id"]].append(household)
+    return linked
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -635,38 +636,6 @@ def month_mondays(first: date) -> list[date]:
         mondays.append(thursday - timedelta(days=3))
         thursday += timedelta(days=7)
     return mondays
-
-
-def policy_text(policy: DeadlinePolicy) -> dict[str, Any]:
-    def hours(table: Any) -> dict[str, float]:
-        return {str(k.value): v / timedelta(hours=1) for k, v in table.items()}
-
-    return {
-        "version": policy.version,
-        "effective_from": policy.effective_from.isoformat(),
-        "respond_within_hours": hours(policy.respond_within),
-        "resolve_within_hours": hours(policy.resolve_within),
-        "escalate_after_days": policy.escalate_after / timedelta(days=1),
-    }
-
-
-def criteria_text(criteria: StarCriteria) -> dict[str, Any]:
-    return {
-        "version": criteria.version,
-        "effective_from": criteria.effective_from.isoformat(),
-        "weekly_quota": criteria.weekly_quota,
-        "stars": [
-            {
-                "star": star.star,
-                "name": star.name,
-                "measure": star.measure,
-                "at_least": star.at_least,
-                "at_most": star.at_most,
-                "criterion": star.text,
-            }
-            for star in criteria.stars
-        ],
-    }
 
 
 class StoppedClock:
