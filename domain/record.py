@@ -9,7 +9,8 @@ recording share one reading of the clock and applying an event never reads it.
 
 from __future__ import annotations
 
-from datetime import datetime
+import unicodedata
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -43,9 +44,55 @@ def require_aware(value: datetime, field: str) -> None:
         raise InvalidCommand(f"{field} must carry a UTC offset", field=field)
 
 
+# The earliest day a record may describe; relocations and life events may go back to 1990.
+EARLIEST_DAY = date(2000, 1, 1)
+EARLIEST_HISTORY_DAY = date(1990, 1, 1)
+# How far ahead of the clock a described moment may lie (clocks on phones drift).
+FUTURE_SLACK = timedelta(days=1)
+# Line breaks and tabs belong in free text; no other control character does.
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+# Characters that reorder what a reader sees, so that a text can pretend to be another.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether free text holds a character no person typed: NUL, escapes, bidi overrides."""
+    return any(
+        (unicodedata.category(char) == "Cc" and char not in ALLOWED_CONTROLS)
+        or char in BIDI_CONTROLS
+        for char in text
+    )
+
+
+def require_clean_text(text: str, field: str) -> str:
+    if has_control_characters(text):
+        raise InvalidCommand(f"{field} holds control characters", field=field)
+    return text
+
+
+def require_plausible_moment(value: datetime, field: str, now: datetime) -> datetime:
+    """A described moment between 2000-01-01 and a day after ``now``."""
+    require_aware(value, field)
+    earliest = datetime(2000, 1, 1, tzinfo=value.tzinfo)
+    if value < earliest or value > now + FUTURE_SLACK:
+        raise InvalidCommand(f"{field} must lie between 2000-01-01 and tomorrow", field=field)
+    return value
+
+
+def require_plausible_day(
+    value: date, field: str, today: date, earliest: date = EARLIEST_DAY
+) -> date:
+    """A described day between ``earliest`` and a day after ``today``."""
+    if value < earliest or value > today + FUTURE_SLACK:
+        raise InvalidCommand(
+            f"{field} must lie between {earliest.isoformat()} and tomorrow", field=field
+        )
+    return value
+
+
 def require_text(value: str | None, field: str, max_length: int = 10_000) -> str:
-    """A non-blank text of bounded length, stripped."""
-    text = (value or "").strip()
+    """A non-blank text of bounded length, stripped, without control characters."""
+    text = require_clean_text((value or "").strip(), field)
     if not text:
         raise InvalidCommand(f"{field} must not be empty", field=field)
     if len(text) > max_length:
