@@ -14,7 +14,7 @@ from application.access import Disclosure
 from application.actors import Actor
 from application.casebook import Casebook, parse_id
 from application.errors import Forbidden
-from application.hash_chain import ChainWalk, Checkpoint, Sealed, Verification
+from application.hash_chain import GENESIS, ChainWalk, Checkpoint, Sealed, Verification
 from application.history import History
 from application.ports import Clock
 from domain.errors import InvalidCommand
@@ -32,12 +32,16 @@ class LedgerStore(Protocol):
         """The highest position holding an event or a seal (0 for an empty log)."""
         ...
 
-    def sealed(self, until: int) -> Iterator[Sealed]:
-        """Every event up to ``until`` in position order, with its seal or None."""
+    def sealed(self, until: int, after: int | None = None) -> Iterator[Sealed]:
+        """Every event after ``after`` (None: all) up to ``until`` in order, with its seal."""
         ...
 
-    def orphan_seal(self, until: int) -> int | None:
-        """The lowest position up to ``until`` with a seal but no event."""
+    def orphan_seal(self, until: int, after: int | None = None) -> int | None:
+        """The lowest position after ``after`` up to ``until`` with a seal but no event."""
+        ...
+
+    def seal_below(self, position: int) -> tuple[int, bytes] | None:
+        """The stored (position, seal) nearest below ``position``."""
         ...
 
     def page(self, after: int, limit: int, aggregate_id: UUID | None) -> Sequence[Sealed]: ...
@@ -45,6 +49,10 @@ class LedgerStore(Protocol):
     def head(self) -> tuple[int, bytes] | None: ...
 
     def checkpoints(self) -> list[Checkpoint]: ...
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint stored last."""
+        ...
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
 
@@ -60,6 +68,8 @@ class CheckpointSigner(Protocol):
     def remember(self, checkpoint: Checkpoint) -> None: ...
 
     def remembered(self) -> list[Checkpoint]: ...
+
+    def last_remembered(self, county: str) -> Checkpoint | None: ...
 
 
 class NoSigningKey(Exception):
@@ -100,6 +110,13 @@ class Audit:
         self.county = county
         self.history = history
         self._households_of_cases: dict[UUID, UUID | None] = {}
+        # What the last scheduled round found, from the last checkpoint to the head.
+        self.last_round: Verification | None = None
+
+    @property
+    def ledger_ok(self) -> bool:
+        """False once a scheduled round has found the log tampered with."""
+        return self.last_round is None or self.last_round.ok
 
     @staticmethod
     def check_audits(actor: Actor) -> None:
@@ -124,6 +141,42 @@ class Audit:
         rows = self.ledger.sealed(until)
         return walk.walk(watch(rows, until) if watch else rows)
 
+    def verify_tail(self, watch: Watch | None = None) -> Verification:
+        """Recompute the chain from the last checkpoint to the head only.
+
+        Cheap whatever the log's length, so it can run every minute; it catches
+        what happened above the last checkpoint (an event edited, deleted or
+        forged there, the head cut back below it), while ``verify`` still walks
+        everything. With no checkpoint yet it walks the whole log.
+        """
+        return self._verify_from(self.latest_checkpoints(), watch)
+
+    def latest_checkpoints(self) -> list[Checkpoint]:
+        """The newest checkpoint in the database and in the journal (usually the same one).
+
+        Each is read through its end (primary key, end of file), never the whole history.
+        """
+        if self.signer is None:
+            return []
+        found = [self.ledger.latest_checkpoint(), self.signer.last_remembered(self.county)]
+        unique = {(c.position, c.signature): c for c in found if c and c.county == self.county}
+        return list(unique.values())
+
+    def _verify_from(self, latest: list[Checkpoint], watch: Watch | None = None) -> Verification:
+        if not latest:
+            return self.verify(watch=watch)
+        below = self.ledger.seal_below(min(c.position for c in latest))
+        until = self.ledger.bounds()
+        after = below[0] if below else None
+        walk = ChainWalk(
+            latest,
+            self.signer.holds if self.signer else lambda _: False,
+            self.ledger.orphan_seal(until, after),
+            below or (0, GENESIS),
+        )
+        rows = self.ledger.sealed(until, after)
+        return walk.walk(watch(rows, until - (after or 0)) if watch else rows)
+
     def known_checkpoints(self) -> list[Checkpoint]:
         """Checkpoints from the database and from the journal beside the key, once each."""
         found = self.ledger.checkpoints()
@@ -133,10 +186,28 @@ class Audit:
         return sorted(unique.values(), key=lambda c: (c.position, c.signed_at))
 
     def checkpoint(self) -> Checkpoint:
-        """Verify the log, then sign its head, store the checkpoint and note it in the journal."""
+        """Verify from the last checkpoint, then sign the head, store it and note it in the journal."""
         if self.signer is None:
             raise NoSigningKey("no signing key: set ANJU_SIGNING_KEY_FILE")
-        verified = self.verify()
+        return self._sign(self.verify_tail())
+
+    def checkpoint_round(self) -> Checkpoint | None:
+        """One scheduled round: verify from the last checkpoint; sign the head if it moved.
+
+        What the round found is kept in ``last_round``; a broken log raises LedgerBroken.
+        """
+        if self.signer is None:
+            raise NoSigningKey("no signing key: set ANJU_SIGNING_KEY_FILE")
+        latest = self.latest_checkpoints()
+        verified = self._verify_from(latest)
+        self.last_round = verified
+        signed_up_to = max((c.position for c in latest), default=0)
+        if verified.ok and verified.head_position <= signed_up_to:
+            return None  # nothing new since the last checkpoint
+        return self._sign(verified)
+
+    def _sign(self, verified: Verification) -> Checkpoint:
+        assert self.signer is not None
         if not verified.ok:
             raise LedgerBroken(
                 f"the log fails verification at position {verified.first_bad_position}"

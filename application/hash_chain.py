@@ -12,7 +12,10 @@ Because the position is part of each link, a moved, swapped or inserted event
 breaks the chain where it lands, and a deleted one leaves its seal orphaned.
 Verification walks the stored rows once, recomputing every link, and reports
 the first position where the log and its seals disagree; signed checkpoints then
-catch a log that was rewritten and re-sealed from some point on.
+catch a log that was rewritten and re-sealed from some point on, or cut short
+below a checkpoint. A walk may also start at the last checkpoint: the link at
+its position, recomputed from the seal below it, must equal the signed seal,
+so the walk from there vouches for everything up to the head.
 """
 
 from __future__ import annotations
@@ -96,6 +99,10 @@ class ChainWalk:
 
     ``orphan_seal`` is the lowest position holding a seal but no event (a
     deleted event), found by the store; it counts as bad where it lies.
+    ``start`` is the stored (position, seal) the rows follow: the genesis for a
+    walk over the whole log, the seal just below a checkpoint for a walk from it.
+    A wrong starting seal cannot pass unnoticed: the first link recomputed from
+    it no longer matches the seal stored, nor the checkpoint's.
     """
 
     def __init__(
@@ -103,12 +110,12 @@ class ChainWalk:
         checkpoints: Iterable[Checkpoint],
         signature_holds: Callable[[Checkpoint], bool],
         orphan_seal: int | None = None,
+        start: tuple[int, bytes] = (0, GENESIS),
     ) -> None:
         self.pending = sorted(checkpoints, key=lambda c: c.position)
         self.signature_holds = signature_holds
         self.orphan_seal = orphan_seal
-        self.previous = GENESIS
-        self.position = 0
+        self.position, self.previous = start
         self.checked = 0
         self.checkpoints_checked = 0
         self.bad: int | None = None

@@ -2,6 +2,8 @@
 
 Verification reads every event once, so on PostgreSQL the rows come as plain
 tuples over the binary protocol, in large keyset pages joined to their seals.
+A walk from the last checkpoint reads only the rows above the seal below it,
+and finds that seal and the newest checkpoint through their primary keys.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from application.hash_chain import Checkpoint, Sealed
 from infrastructure.sealed_recorders import CHECKPOINTS, SEALS
 
 BATCH = 20000
+# Below every position a bigint can hold: the lower bound of a walk over the whole log.
+LOWEST = -(2**63)
 CHECKPOINT_COLUMNS = "position, hash, signed_at, signature, key_id, county"
 
 
@@ -48,15 +52,21 @@ class PostgresLedgerStore:
         self.sealed_query = joined + sql.SQL(
             " WHERE e.notification_id <= %s ORDER BY e.notification_id"
         )
+        self.sealed_after_query = joined + sql.SQL(
+            " WHERE e.notification_id > %s AND e.notification_id <= %s ORDER BY e.notification_id"
+        )
         self.page_query = joined + after + order
         self.aggregate_page_query = joined + after + sql.SQL(" AND e.originator_id = %s") + order
         self.bounds_query = sql.SQL(
             "SELECT GREATEST((SELECT max(notification_id) FROM {}), (SELECT max(position) FROM {}))"
         ).format(events, seals)
         self.orphan_query = sql.SQL(
-            "SELECT min(s.position) FROM {} s WHERE s.position <= %s AND NOT EXISTS"
-            " (SELECT 1 FROM {} e WHERE e.notification_id = s.position)"
+            "SELECT min(s.position) FROM {} s WHERE s.position > %s AND s.position <= %s"
+            " AND NOT EXISTS (SELECT 1 FROM {} e WHERE e.notification_id = s.position)"
         ).format(seals, events)
+        self.seal_below_query = sql.SQL(
+            "SELECT position, hash FROM {} WHERE position < %s ORDER BY position DESC LIMIT 1"
+        ).format(seals)
 
     def _rows(self, query: sql.Composed, params: Sequence[Any]) -> list[Any]:
         with self.pool.connection() as conn, conn.cursor(binary=True) as cursor:
@@ -66,20 +76,29 @@ class PostgresLedgerStore:
     def bounds(self) -> int:
         return int(self._rows(self.bounds_query, [])[0][0] or 0)
 
-    def sealed(self, until: int) -> Iterator[Sealed]:
+    def sealed(self, until: int, after: int | None = None) -> Iterator[Sealed]:
+        query, params = (
+            (self.sealed_query, [until])
+            if after is None
+            else (self.sealed_after_query, [after, until])
+        )
         with (
             self.pool.connection() as conn,
             conn.transaction(),
             conn.cursor(name="anju_sealed", binary=True) as cursor,
         ):
             cursor.itersize = BATCH
-            cursor.execute(self.sealed_query, [until])
+            cursor.execute(query, params)
             while rows := cursor.fetchmany(BATCH):
                 yield from rows
 
-    def orphan_seal(self, until: int) -> int | None:
-        found = self._rows(self.orphan_query, [until])[0][0]
+    def orphan_seal(self, until: int, after: int | None = None) -> int | None:
+        found = self._rows(self.orphan_query, [LOWEST if after is None else after, until])[0][0]
         return None if found is None else int(found)
+
+    def seal_below(self, position: int) -> tuple[int, bytes] | None:
+        rows = self._rows(self.seal_below_query, [position])
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     def page(self, after: int, limit: int, aggregate_id: UUID | None) -> Sequence[Sealed]:
         if aggregate_id is None:
@@ -100,6 +119,13 @@ class PostgresLedgerStore:
             self.checkpoints_table
         )
         return [_checkpoint(row) for row in self._rows(query, [])]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        query = sql.SQL(
+            "SELECT " + CHECKPOINT_COLUMNS + " FROM {} ORDER BY id DESC LIMIT 1"
+        ).format(self.checkpoints_table)
+        rows = self._rows(query, [])
+        return _checkpoint(rows[0]) if rows else None
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         query = sql.SQL(
@@ -149,21 +175,33 @@ class SQLiteLedgerStore:
             ).fetchone()
         return int(row[0] or 0)
 
-    def sealed(self, until: int) -> Iterator[Sealed]:
+    def sealed(self, until: int, after: int | None = None) -> Iterator[Sealed]:
+        query, params = self.JOINED + " WHERE e.rowid <= ?", [until]
+        if after is not None:
+            query, params = query + " AND e.rowid > ?", [until, after]
         with self._db() as db:
-            # No lower bound: a row forged at position 0 or below must be seen too.
-            cursor = db.execute(self.JOINED + " WHERE e.rowid <= ? ORDER BY e.rowid", (until,))
+            # Without ``after`` no lower bound: a row forged at position 0 or below is seen too.
+            cursor = db.execute(query + " ORDER BY e.rowid", params)
             while rows := cursor.fetchmany(BATCH):
                 yield from rows
 
-    def orphan_seal(self, until: int) -> int | None:
+    def orphan_seal(self, until: int, after: int | None = None) -> int | None:
         with self._db() as db:
             row = db.execute(
-                f"SELECT min(s.position) FROM {SEALS} s WHERE s.position <= ? AND NOT EXISTS"
-                " (SELECT 1 FROM stored_events e WHERE e.rowid = s.position)",
-                (until,),
+                f"SELECT min(s.position) FROM {SEALS} s WHERE s.position > ? AND s.position <= ?"
+                " AND NOT EXISTS (SELECT 1 FROM stored_events e WHERE e.rowid = s.position)",
+                (LOWEST if after is None else after, until),
             ).fetchone()
         return None if row[0] is None else int(row[0])
+
+    def seal_below(self, position: int) -> tuple[int, bytes] | None:
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT position, hash FROM {SEALS} WHERE position < ?"
+                " ORDER BY position DESC LIMIT 1",
+                (position,),
+            ).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
 
     def page(self, after: int, limit: int, aggregate_id: UUID | None) -> Sequence[Sealed]:
         query, params = self.JOINED + " WHERE e.rowid > ?", list[Any]([after])
@@ -185,6 +223,13 @@ class SQLiteLedgerStore:
         with self._db() as db:
             rows = db.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} ORDER BY id")
             return [_checkpoint(row) for row in rows.fetchall()]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return _checkpoint(row) if row else None
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         values = list(_values(checkpoint))

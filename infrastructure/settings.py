@@ -26,8 +26,9 @@ class Settings(BaseSettings):
     # The Ed25519 key that signs ledger checkpoints (PEM); never kept in the database.
     # Demo mode makes one under the data directory when none is given.
     signing_key_file: Path | None = None
-    # How often `anju serve` signs a checkpoint of the log's head (minutes; 0: never).
-    checkpoint_minutes: float = 60.0
+    # How often `anju serve` verifies from the last checkpoint and signs the head if it
+    # moved (minutes, fractions allowed; 0: never).
+    checkpoint_minutes: float = 1.0
     # Whether `anju serve` keeps the read models up to date in-process (off when
     # `anju projections run` does it in processes of their own).
     projections: bool = True

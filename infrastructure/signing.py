@@ -3,13 +3,16 @@
 Someone with full database access can rewrite the log and re-seal it, but cannot
 sign a checkpoint: the key never enters the database. Each checkpoint signed is
 also appended to a journal file beside the key, so deleting checkpoint rows from
-the database does not hide a rewrite either.
+the database does not hide a rewrite either, nor a cut-off tail. The journal
+only grows, so the checkpoint each scheduled round starts from is read from its
+end, not by reading the whole file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -80,6 +83,36 @@ class Signer:
 
     def remembered(self) -> list[Checkpoint]:
         return checkpoints_in(self.journal) if self.journal.exists() else []
+
+    def last_remembered(self, county: str) -> Checkpoint | None:
+        """The county's newest checkpoint in the journal (one key may sign for several)."""
+        if not self.journal.exists():
+            return None
+        for line in lines_from_the_end(self.journal):
+            try:
+                checkpoint = checkpoint_from_record(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash mid-write
+            if checkpoint.county == county:
+                return checkpoint
+        return None
+
+
+def lines_from_the_end(path: Path, block: int = 65536) -> Iterator[str]:
+    """The file's non-empty lines, last first, read a block at a time."""
+    with path.open("rb") as file:
+        end = file.seek(0, 2)
+        rest = b""
+        while end > 0:
+            start = max(0, end - block)
+            file.seek(start)
+            lines = (file.read(end - start) + rest).split(b"\n")
+            end = start
+            # The first piece may be the tail of a line that begins in the block before.
+            rest = lines.pop(0) if end > 0 else b""
+            for line in reversed(lines):
+                if line.strip():
+                    yield line.decode("utf-8", "replace")
 
 
 def checkpoints_in(path: Path) -> list[Checkpoint]:

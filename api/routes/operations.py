@@ -43,6 +43,10 @@ def metrics(request: Request) -> Response:
         "# HELP anju_log_head_position Position of the newest event in the log.",
         "# TYPE anju_log_head_position gauge",
         f"anju_log_head_position {projections.head()}",
+        "# HELP anju_ledger_ok 0 once a checkpoint round found the log tampered with above"
+        " the last checkpoint, 1 otherwise.",
+        "# TYPE anju_ledger_ok gauge",
+        f"anju_ledger_ok {int(county.audit.ledger_ok)}",
     ]
     rows = projections.status(county.services.clock.now())
     for name, kind, text, value_of in PROJECTION_METRICS:
