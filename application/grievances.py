@@ -13,7 +13,8 @@ from application.access import Disclosure
 from application.actors import Actor
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
-from application.history import HistoryEntry
+from application.free_text import FreeText
+from application.history import HistoryEntry, parties_from
 from application.households import Households
 from application.organisation import actor_of
 from application.ports import Clock
@@ -35,7 +36,8 @@ class GrievanceView:
     category: str
     urgency: str
     channel: str
-    summary: str
+    # Free text is sealed under the household's key: null once the household is erased.
+    summary: str | None
     description: str | None
     received_at: datetime
     filed_at: datetime
@@ -71,6 +73,7 @@ class Grievances:
         self.policies = policies
         self.clock = clock
         self.lists = households.lists
+        self.texts: FreeText = households.texts
 
     def file(
         self,
@@ -105,8 +108,8 @@ class Grievances:
             category=category,
             urgency=urgency,
             channel=channel,
-            summary=summary,
-            description=description,
+            summary=self.texts.seal(household.id, summary, "summary", 500),
+            description=self.texts.seal_optional(household.id, description, "description"),
             received_at=received,
             visit_id=visit_id,
             parties=self._seal_parties(household, parties),
@@ -145,7 +148,12 @@ class Grievances:
                     "assignee_id: that account works outside this case's community or grid",
                     field="assignee_id",
                 )
-            case.assign(assignee_id=str(assignee.id), note=note, actor=actor.account_id, now=now)
+            case.assign(
+                assignee_id=str(assignee.id),
+                note=self.texts.seal_optional(case.household_id, note, "note"),
+                actor=actor.account_id,
+                now=now,
+            )
 
         return self._change(actor, grievance_id, expected_version, decide)
 
@@ -170,7 +178,11 @@ class Grievances:
             actor,
             grievance_id,
             expected_version,
-            lambda case, now: case.decline(reason=reason, actor=actor.account_id, now=now),
+            lambda case, now: case.decline(
+                reason=sealed(self.texts, case, reason, "reason", 2000),
+                actor=actor.account_id,
+                now=now,
+            ),
         )
 
     def note(
@@ -180,7 +192,9 @@ class Grievances:
             actor,
             grievance_id,
             expected_version,
-            lambda case, now: case.note(text=text, actor=actor.account_id, now=now),
+            lambda case, now: case.note(
+                text=sealed(self.texts, case, text, "text"), actor=actor.account_id, now=now
+            ),
         )
 
     def escalate(
@@ -188,7 +202,11 @@ class Grievances:
     ) -> tuple[GrievanceView, int]:
         def decide(case: Grievance, now: datetime) -> None:
             self._check_assignee_or_supervisor(actor, case, "escalate")
-            case.escalate(reason=reason, actor=actor.account_id, now=now)
+            case.escalate(
+                reason=sealed(self.texts, case, reason, "reason", 2000),
+                actor=actor.account_id,
+                now=now,
+            )
 
         return self._change(actor, grievance_id, expected_version, decide)
 
@@ -206,7 +224,10 @@ class Grievances:
             grievance_id,
             expected_version,
             lambda case, now: case.extend(
-                days=days, reason=reason, actor=actor.account_id, now=now
+                days=days,
+                reason=sealed(self.texts, case, reason, "reason", 2000),
+                actor=actor.account_id,
+                now=now,
             ),
         )
 
@@ -217,7 +238,9 @@ class Grievances:
             actor,
             grievance_id,
             expected_version,
-            lambda case, now: case.urge(note=note, actor=actor.account_id, now=now),
+            lambda case, now: case.urge(
+                note=sealed(self.texts, case, note, "note"), actor=actor.account_id, now=now
+            ),
         )
 
     def resolve(
@@ -231,7 +254,12 @@ class Grievances:
     ) -> tuple[GrievanceView, int]:
         def decide(case: Grievance, now: datetime) -> None:
             self._check_assignee_or_supervisor(actor, case, "resolve")
-            case.resolve(resolution=resolution, outcome=outcome, actor=actor.account_id, now=now)
+            case.resolve(
+                resolution=sealed(self.texts, case, resolution, "resolution"),
+                outcome=outcome,
+                actor=actor.account_id,
+                now=now,
+            )
 
         return self._change(actor, grievance_id, expected_version, decide)
 
@@ -250,7 +278,11 @@ class Grievances:
             grievance_id,
             expected_version,
             lambda case, now: case.give_feedback(
-                rating=rating, solved=solved, comment=comment, actor=actor.account_id, now=now
+                rating=rating,
+                solved=solved,
+                comment=self.texts.seal_optional(case.household_id, comment, "comment"),
+                actor=actor.account_id,
+                now=now,
             ),
         )
 
@@ -261,7 +293,9 @@ class Grievances:
             actor,
             grievance_id,
             expected_version,
-            lambda case, now: case.close(note=note, actor=actor.account_id, now=now),
+            lambda case, now: case.close(
+                note=sealed(self.texts, case, note, "note"), actor=actor.account_id, now=now
+            ),
         )
 
     def withdraw(
@@ -271,7 +305,11 @@ class Grievances:
             actor,
             grievance_id,
             expected_version,
-            lambda case, now: case.withdraw(reason=reason, actor=actor.account_id, now=now),
+            lambda case, now: case.withdraw(
+                reason=sealed(self.texts, case, reason, "reason", 2000),
+                actor=actor.account_id,
+                now=now,
+            ),
         )
 
     def merge(
@@ -379,6 +417,7 @@ class Grievances:
         return views, found.next_cursor
 
     def view(self, actor: Actor, case: Grievance) -> GrievanceView:
+        reveal = self.texts.reveal
         return GrievanceView(
             id=str(case.id),
             version=case.version,
@@ -388,8 +427,8 @@ class Grievances:
             category=case.category,
             urgency=case.urgency,
             channel=case.channel,
-            summary=case.summary,
-            description=case.description,
+            summary=reveal(case.household_id, case.summary),
+            description=reveal(case.household_id, case.description),
             received_at=case.received_at,
             filed_at=case.created_on,
             visit_id=case.visit_id,
@@ -403,7 +442,7 @@ class Grievances:
             extended=case.extended,
             accepted_at=case.accepted_at,
             resolved_at=case.resolved_at,
-            resolution=case.resolution,
+            resolution=reveal(case.household_id, case.resolution),
             outcome=case.outcome,
             reopen_count=case.reopen_count,
             last_rating=case.last_rating,
@@ -419,5 +458,11 @@ class Grievances:
             return None
         if self.access.disclosure(actor, case.community_id, case.grid_id) is not Disclosure.CLEAR:
             return None
-        text = self.vault.unseal(UUID(case.household_id), case.parties)
-        return None if text is None else list(json.loads(text))
+        return parties_from(self.vault.unseal(UUID(case.household_id), case.parties))
+
+
+def sealed(
+    texts: FreeText, case: Grievance, value: str, field: str, max_length: int = 10_000
+) -> str:
+    """A text about the case's household, checked in clear and sealed under its key."""
+    return texts.seal(case.household_id, value, field, max_length)

@@ -1,7 +1,9 @@
 """Every event of one aggregate, and the aggregate as it stood at a past moment.
 
 History shows each fact with its actor, recorded time and data. Personal data
-in it is revealed, masked or hidden by the same rule as everywhere else.
+in it is revealed, masked or hidden by the same rule as everywhere else; free
+text written about a household is shown to whoever may read the history, and
+is null once the household is erased.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from eventsourcing.domain import Aggregate
 from application.access import Disclosure
 from application.casebook import Casebook, parse_id
 from application.errors import NotFound
+from application.free_text import FreeText, free_text_fields
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.ports import PersonalDataVault
 from domain.errors import InvalidCommand
@@ -46,6 +49,8 @@ class History:
     def __init__(self, book: Casebook, vault: PersonalDataVault) -> None:
         self.book = book
         self.vault = vault
+        self.texts = FreeText(vault)
+        self._households_of_cases: dict[UUID, UUID] = {}
 
     def events(self, aggregate_id: str, kind: str) -> list[Any]:
         key = parse_id(aggregate_id)
@@ -82,14 +87,31 @@ class History:
         ]
 
     def data(self, event: Any, household_id: UUID | None, disclosure: Disclosure) -> dict[str, Any]:
+        texts = free_text_fields(event)
+        if texts and household_id is None:
+            household_id = self.household_of(event)
         data = {}
         for name, value in vars(event).items():
             if name in ENVELOPE:
                 continue
             if name in MASKS and isinstance(value, str) and household_id is not None:
                 value = self.reveal(household_id, name, value, disclosure)
+            elif name in texts and household_id is not None:
+                value = self.texts.reveal(household_id, value)
             data[name] = plain(value)
         return data
+
+    def household_of(self, event: Any) -> UUID:
+        """The household an event of a household, visit or case is about (whose key seals it)."""
+        if type(event).TOPIC.startswith("anju:Household."):
+            return UUID(str(event.originator_id))
+        if getattr(event, "household_id", None):
+            return UUID(str(event.household_id))
+        key = event.originator_id
+        if key not in self._households_of_cases:
+            aggregate: Any = self.book.repository.get(key)
+            self._households_of_cases[key] = UUID(str(aggregate.household_id))
+        return self._households_of_cases[key]
 
     def reveal(self, household_id: UUID, field: str, token: str, disclosure: Disclosure) -> Any:
         if disclosure is Disclosure.HIDDEN:
@@ -98,8 +120,35 @@ class History:
         if clear is None:
             return None
         if disclosure is Disclosure.CLEAR:
-            return json.loads(clear) if field == "parties" else clear
+            return parties_from(clear) if field == "parties" else clear
         return MASKS[field](clear)
+
+
+def parties_from(text: str | None) -> list[Any] | None:
+    """Parties as a list of names or flat records; what nests deeper is shown as null.
+
+    Older versions accepted parties of any shape (even nested hundreds of levels),
+    so what the log holds is rendered within the shape accepted today, never refused.
+    """
+    if text is None:
+        return None
+    try:
+        parties = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parties, list):
+        return None
+    return [party_of(item) for item in parties]
+
+
+def party_of(item: Any) -> Any:
+    if isinstance(item, dict):
+        return {str(key): value if is_scalar(value) else None for key, value in item.items()}
+    return item if is_scalar(item) else None
+
+
+def is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def plain(value: Any) -> Any:

@@ -12,10 +12,12 @@ from application.access import Disclosure
 from application.actors import Actor
 from application.case_lists import CaseLists, page_of
 from application.casebook import Casebook, check_version
+from application.free_text import FreeText
 from application.history import History, HistoryEntry
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.organisation import Organisation, actor_of
 from application.ports import Clock, PersonalDataCopies, PersonalDataVault
+from application.read_model import eq
 from domain.errors import InvalidCommand
 from domain.household import Household, Sealed
 from domain.record import require_text
@@ -69,6 +71,10 @@ class Households:
         self.clock = clock
         self.lists = lists
         self.history = History(book, vault)
+        self.texts: FreeText = self.history.texts
+        # Called before an erasure gathers what to scrub, so that the read models
+        # know every visit and case of the household (wired to the projections).
+        self.settle_reads: Callable[[], object] = lambda: None
         # Copies of personal data kept outside the log (remembered answers to
         # repeated POSTs) are scrubbed through these when a household is erased.
         self.copies: list[PersonalDataCopies] = []
@@ -195,7 +201,7 @@ class Households:
             lambda h: h.record_employment(
                 labour_force=labour_force,
                 employed=employed,
-                note=note,
+                note=self.texts.seal_optional(h.id, note, "note"),
                 actor=actor.account_id,
                 now=self.clock.now(),
             ),
@@ -220,7 +226,7 @@ class Households:
                     life_event_id=life_event_id,
                     kind=kind,
                     occurred_on=occurred_on,
-                    note=note,
+                    note=self.texts.seal_optional(household.id, note, "note"),
                     actor=actor.account_id,
                     now=self.clock.now(),
                 )
@@ -265,7 +271,11 @@ class Households:
         return self.view(actor, household), position
 
     def _every_personal_value(self, household_id: UUID) -> list[str]:
-        """Each name, phone and ID number the household ever had, in clear (before shredding)."""
+        """Every name, phone, ID number and free text about the household, in clear.
+
+        Read before the key is destroyed: the household's own events, and those of
+        its visits and cases, whose remembered answers may repeat them.
+        """
         found = set()
         for event in self.book.events.get(household_id):
             for name in PERSONAL_FIELDS:
@@ -273,7 +283,17 @@ class Households:
                 clear = self.vault.unseal(household_id, token) if token else None
                 if clear:
                     found.add(clear)
+        for key in self._visits_and_cases(household_id):
+            found |= self.texts.every_clear_value(household_id, self.book.events.get(key))
+        found |= self.texts.every_clear_value(household_id, self.book.events.get(household_id))
         return sorted(found)
+
+    def _visits_and_cases(self, household_id: UUID) -> list[UUID]:
+        self.settle_reads()
+        store, model = self.lists.store, self.lists.casework
+        where = [eq("household_id", str(household_id))]
+        rows = store.select(model, "visits", where) + store.select(model, "grievances", where)
+        return [UUID(row["id"]) for row in rows]
 
     def _change(
         self,

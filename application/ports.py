@@ -18,7 +18,13 @@ class PersonalDataVault(Protocol):
 
     def create_key(self, household_id: UUID) -> None: ...
 
-    def seal(self, household_id: UUID, plaintext: str) -> str: ...
+    def seal(self, household_id: UUID, plaintext: str) -> str:
+        """A token ``v1.<base64url(nonce ‖ ciphertext)>`` (AES-GCM, so 28 bytes or more)."""
+        ...
+
+    def holds_key(self, household_id: UUID) -> bool:
+        """Whether the household still has a key (it has none once erased)."""
+        ...
 
     def unseal(self, household_id: UUID, token: str) -> str | None:
         """The plaintext, or ``None`` once the household's key is destroyed."""

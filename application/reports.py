@@ -75,8 +75,11 @@ class Reports:
         rebuild_at: Callable[[datetime], ReadStore] | None = None,
         star_book: StarBook | None = None,
         policies: PolicyBook | None = None,
+        reveal: Callable[[str, str | None], str | None] | None = None,
     ) -> None:
         self.store = store
+        # Summaries are sealed per household: the clear text, or None once erased.
+        self.reveal = reveal or (lambda _household_id, text: text)
         self.rebuild_at = rebuild_at
         self.star_book = star_book
         self.policies = policies
@@ -102,6 +105,7 @@ class Reports:
             self.rebuild_at,
             self.star_book,
             self.policies,
+            self.reveal,
         )
 
     # -- scope and time -----------------------------------------------------------
@@ -371,6 +375,7 @@ class Reports:
             order_by=("received_at", "id"),
         )
         accounts = {row["id"]: row for row in self.store.select(self.organisation, "accounts")}
+        cases = [{**c, "summary": self.reveal(c["household_id"], c["summary"])} for c in cases]
         return ledger_of(cases, accounts, self.local)
 
     # -- stars --------------------------------------------------------------------

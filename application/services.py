@@ -59,6 +59,7 @@ class CaseServices:
         organisation = Organisation(book, clock, lambda: lists.community_codes())
         lists = CaseLists(read_store, casework, organisation_model, organisation.access)
         households = Households(book, organisation, vault, clock, lists)
+        households.settle_reads = lambda: projections.settle(None)
 
         def rebuild_at(moment: datetime) -> ReadStore:
             """Read models of what the log held at ``moment``, in a throwaway store."""
@@ -89,6 +90,7 @@ class CaseServices:
             rebuild_at if scratch_store is not None else None,
             stars or load_star_book(),
             policies,
+            households.texts.reveal,
         )
         return cls(
             book=book,

@@ -10,6 +10,7 @@ from uuid import uuid4
 from application.actors import Actor
 from application.casebook import Casebook, check_version
 from application.errors import Forbidden
+from application.free_text import FreeText
 from application.history import HistoryEntry
 from application.households import Households
 from application.ports import Clock
@@ -31,14 +32,15 @@ class VisitView:
     late_logged: bool
     channel: str
     purpose: str
-    notes: str
+    # Free text is sealed under the household's key: null once the household is erased.
+    notes: str | None
     life_event_id: str | None
     grievance_id: str | None
     voided: bool
     void_reason: str | None
 
 
-def visit_view(visit: Visit) -> VisitView:
+def visit_view(visit: Visit, texts: FreeText) -> VisitView:
     return VisitView(
         id=str(visit.id),
         version=visit.version,
@@ -49,11 +51,11 @@ def visit_view(visit: Visit) -> VisitView:
         late_logged=visit.late_logged,
         channel=visit.channel,
         purpose=visit.purpose,
-        notes=visit.notes,
+        notes=texts.reveal(visit.household_id, visit.notes),
         life_event_id=visit.life_event_id,
         grievance_id=visit.grievance_id,
         voided=visit.voided,
-        void_reason=visit.void_reason,
+        void_reason=texts.reveal(visit.household_id, visit.void_reason),
     )
 
 
@@ -64,6 +66,7 @@ class Visits:
         self.access = households.access
         self.clock = clock
         self.lists = households.lists
+        self.texts = households.texts
 
     def log(
         self,
@@ -94,14 +97,14 @@ class Visits:
             visited_at=visited_at,
             channel=channel,
             purpose=purpose,
-            notes=notes,
+            notes=self.texts.seal_optional(household.id, notes, "notes") or "",
             life_event_id=life_event_id,
             grievance_id=grievance_id,
             actor=actor.account_id,
             now=self.clock.now(),
         )
         position = self.book.commit(lambda: [visit])
-        return visit_view(visit), position
+        return visit_view(visit, self.texts), position
 
     def amend(
         self,
@@ -117,7 +120,10 @@ class Visits:
             visit_id,
             expected_version,
             lambda v: v.amend(
-                notes=notes, reason=reason, actor=actor.account_id, now=self.clock.now()
+                notes=self.texts.seal(v.household_id, notes, "notes", 10_000),
+                reason=self.texts.seal(v.household_id, reason, "reason", 2000),
+                actor=actor.account_id,
+                now=self.clock.now(),
             ),
         )
 
@@ -128,7 +134,11 @@ class Visits:
             actor,
             visit_id,
             expected_version,
-            lambda v: v.void(reason=reason, actor=actor.account_id, now=self.clock.now()),
+            lambda v: v.void(
+                reason=self.texts.seal(v.household_id, reason, "reason", 2000),
+                actor=actor.account_id,
+                now=self.clock.now(),
+            ),
         )
 
     def _change(
@@ -153,7 +163,7 @@ class Visits:
             return [visit]
 
         position = self.book.commit(attempt)
-        return visit_view(changed[0]), position
+        return visit_view(changed[0], self.texts), position
 
     def get(self, actor: Actor, visit_id: str, as_of: datetime | None = None) -> VisitView:
         """The visit now, or as the record stood at ``as_of``."""
@@ -162,7 +172,7 @@ class Visits:
         else:
             visit = self.households.history.as_of(Visit, visit_id, "visit", as_of)
         self._check_reads(actor, visit)
-        return visit_view(visit)
+        return visit_view(visit, self.texts)
 
     def events(self, actor: Actor, visit_id: str) -> list[HistoryEntry]:
         """Every event of the visit, oldest first."""
@@ -199,5 +209,5 @@ class Visits:
             cursor=cursor,
         )
         return [
-            visit_view(self.book.load(Visit, key, "visit")) for key in found.ids
+            visit_view(self.book.load(Visit, key, "visit"), self.texts) for key in found.ids
         ], found.next_cursor

@@ -89,16 +89,20 @@ class Vault:
         sealed = nonce + cipher.encrypt(nonce, plaintext.encode("utf-8"), household_id.bytes)
         return SEALED_PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii")
 
+    def holds_key(self, household_id: UUID) -> bool:
+        return self._cipher(household_id) is not None
+
     def unseal(self, household_id: UUID, token: str) -> str | None:
         cipher = self._cipher(household_id)
         if cipher is None or not token.startswith(SEALED_PREFIX):
             return None
-        raw = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
         try:
+            raw = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
             plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], household_id.bytes)
-        except InvalidTag:
+            return plain.decode("utf-8")
+        except (InvalidTag, binascii.Error, ValueError):
+            # Not a token of this household (or not a token at all): nothing to read.
             return None
-        return plain.decode("utf-8")
 
     def rotate(self, new_master_key: bytes) -> int:
         """Re-wrap every household key under a new master key; events stay as they are."""

@@ -137,7 +137,9 @@ def kinds(county: County) -> dict[str, Kind]:
     services = county.services
     return {
         "household": Kind("household", services.households.get, services.households.view),
-        "visit": Kind("visit", services.visits.get, lambda _, visit: visit_view(visit)),
+        "visit": Kind(
+            "visit", services.visits.get, lambda _, visit: visit_view(visit, services.visits.texts)
+        ),
         "grievance": Kind("grievance", services.grievances.get, services.grievances.view),
     }
 

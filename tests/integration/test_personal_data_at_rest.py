@@ -37,8 +37,8 @@ SECOND_PHONE = "+86 186-0000-7777"
 PARTY_NAME = "司马望舒"
 PARTY_PHONE = "15811112222"
 SECRETS = (HEAD_NAME, PHONE, ID_NUMBER, SECOND_NAME, SECOND_PHONE, PARTY_NAME, PARTY_PHONE)
-# Stored in clear by design (a grievance summary): proves the searches can see.
-CONTROL = "天台漏水标记"
+# Stored in clear by design (the village a household came from): proves the searches can see.
+CONTROL = "石板标记村"
 
 
 def encodings(text: str) -> set[bytes]:
@@ -171,7 +171,7 @@ def households(county: County, cast: Cast) -> dict[str, str]:
         id_number=ID_NUMBER,
         member_count=4,
         address={"building": "9", "unit": "1", "room": "1101"},
-        origin={"township": "花溪镇", "village": "石板村"},
+        origin={"township": "花溪镇", "village": CONTROL},
         relocated_on=date(2020, 12, 1),
     )
     second, _ = service.register(
@@ -193,7 +193,7 @@ def households(county: County, cast: Cast) -> dict[str, str]:
         category="neighbour_dispute",
         urgency="normal",
         channel="walk_in",
-        summary=f"邻里纠纷：{CONTROL}",
+        summary="邻里纠纷：天台漏水",
         parties=[
             {"role": "complainant", "name": HEAD_NAME, "phone": PHONE},
             {"role": "respondent", "name": PARTY_NAME, "phone": PARTY_PHONE},
