@@ -3,14 +3,21 @@
 A household is registered over HTTP with distinctive personal values (with an
 Idempotency-Key, so the idempotency store remembers the answer), read every way
 (get, list, search, history, as_of) by the cadre and the supervisor, visited,
-and named in a grievance's parties. Before the erasure the search below must
-find the clear values (in the idempotency store), so it is known to work.
+and named in a grievance's parties. The same name, phone and ID number are also
+typed into free text: an employment note, a life-event note, the visit's notes,
+the grievance's summary and description, an assignment note, a case note and
+the resolution; every role that may read those texts reads them in clear. Before
+the erasure the search below must find the clear values (in the idempotency
+store), so it is known to work.
 After the erasure, on both stores: every table of the database (PostgreSQL:
 every row of every table of the county's schema; SQLite: the raw bytes of every
 file under the data directory, -wal and -shm included) and an exported log
 bundle (its bytes and every event's decoded state) hold neither the name, the
 phone nor the ID number in clear; `anju audit verify` still passes; and the
-household's history still lists every event, with personal fields null.
+household's history still lists every event, with personal fields null. No
+answer holds them either: the household, its visit and its case (each read,
+listed and with its history), the ledger (CSV and XLSX), late entries and the
+audit log's events, where the free texts are null.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ import re
 import subprocess
 import sys
 import uuid
+import zipfile
+from dataclasses import dataclass
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +41,7 @@ import psycopg
 from psycopg import sql
 
 from infrastructure.settings import Settings
-from tests.e2e.conftest import LiveServer, World, iso, now
+from tests.e2e.conftest import Account, LiveServer, World, iso, now
 
 ANJU = Path(sys.executable).parent / "anju"
 SUBPROCESS_SECONDS = 120
@@ -40,6 +50,8 @@ NAME = "欧阳娜娜"
 PHONE = "13987654321"
 ID_NUMBER = "522601199001011234"
 PERSONAL = ("head_name", "phone", "id_number")
+# What a cadre may type about the person into any free-text field.
+TYPED = f"户主{NAME}，电话{PHONE}，身份证{ID_NUMBER}"
 BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{16,}={0,2}")
 
 
@@ -214,7 +226,27 @@ def history(world: World, household_id: str) -> dict[str, list[dict[str, Any]]]:
     return seen
 
 
-def traffic(world: World) -> str:
+@dataclass(frozen=True)
+class Traffic:
+    household: str
+    visit: str
+    case: str
+
+
+# Each free text typed about the person, and where a view shows it.
+VISIT_TEXTS = {"notes": f"入户走访：{TYPED}"}
+CASE_TEXTS = {
+    "summary": f"楼道灯坏了，{TYPED}",
+    "description": f"详情：{TYPED}",
+    "resolution": f"已修复，回访{TYPED}",
+}
+CASE_NOTE = f"已联系{TYPED}"
+ASSIGN_NOTE = f"请尽快联系{TYPED}"
+EMPLOYMENT_NOTE = f"一人在外务工，{TYPED}"
+LIFE_EVENT_NOTE = f"住院，{TYPED}"
+
+
+def traffic(world: World) -> Traffic:
     """A household whose clear values travel through every path the API has."""
     cadre, supervisor = world.cadre.client, world.supervisor.client
     body = {
@@ -241,7 +273,7 @@ def traffic(world: World) -> str:
     # add events after the registration (remembered under Idempotency-Keys too).
     for path, payload in (
         ("tags", {"add": ["elderly_alone"], "remove": []}),
-        ("employment", {"labour_force": 2, "employed": 1, "note": "一人在外务工"}),
+        ("employment", {"labour_force": 2, "employed": 1, "note": EMPLOYMENT_NOTE}),
         ("contact-cadre", {"cadre_id": world.cadre.id}),
     ):
         answer = cadre.post(
@@ -252,12 +284,29 @@ def traffic(world: World) -> str:
         assert answer.status_code == 200, f"{path}: {answer.text}"
     life = cadre.post(
         f"/v1/households/{household}/life-events",
-        json={"kind": "illness", "occurred_on": (now().date() - timedelta(days=3)).isoformat()},
+        json={
+            "kind": "illness",
+            "occurred_on": (now().date() - timedelta(days=3)).isoformat(),
+            "note": LIFE_EVENT_NOTE,
+        },
         headers={"Idempotency-Key": f"life-{uuid.uuid4().hex}"},
     )
     assert life.status_code == 201, life.text
 
-    visit = world.visit(household, notes="入户走访，家中一切正常")
+    # A visit logged two days after it was made, so late entries list it.
+    visited = cadre.post(
+        "/v1/visits",
+        json={
+            "household_id": household,
+            "visited_at": iso(now() - timedelta(hours=50)),
+            "channel": "in_person",
+            "purpose": "routine",
+            "notes": VISIT_TEXTS["notes"],
+        },
+        headers={"Idempotency-Key": f"visit-{uuid.uuid4().hex}"},
+    )
+    assert visited.status_code == 201, visited.text
+    visit = visited.json()
     case = cadre.post(
         "/v1/grievances",
         json={
@@ -265,13 +314,27 @@ def traffic(world: World) -> str:
             "category": "facilities",
             "urgency": "urgent",
             "channel": "visit",
-            "summary": "楼道灯坏了",
+            "summary": CASE_TEXTS["summary"],
+            "description": CASE_TEXTS["description"],
             "visit_id": visit["id"],
             "parties": [{"name": NAME, "phone": PHONE, "id_number": ID_NUMBER, "role": "申请人"}],
         },
         headers={"Idempotency-Key": f"case-{uuid.uuid4().hex}"},
     )
     assert case.status_code == 201, case.text
+    case_id = case.json()["id"]
+    for by, verb, payload in (
+        (supervisor, "assign", {"assignee_id": world.cadre.id, "note": ASSIGN_NOTE}),
+        (cadre, "accept", {}),
+        (cadre, "note", {"text": CASE_NOTE}),
+        (cadre, "resolve", {"resolution": CASE_TEXTS["resolution"], "outcome": "resolved"}),
+    ):
+        answer = by.post(
+            f"/v1/grievances/{case_id}/{verb}",
+            json=payload,
+            headers={"Idempotency-Key": f"{verb}-{uuid.uuid4().hex}"},
+        )
+        assert answer.status_code == 200, f"{verb}: {answer.text}"
 
     settle(world.server, world)
     for client in (cadre, supervisor, world.auditor.client):
@@ -282,30 +345,114 @@ def traffic(world: World) -> str:
             ("/v1/households", {}),
             ("/v1/households", {"q": NAME}),
             ("/v1/households", {"q": PHONE}),
-            (f"/v1/grievances/{case.json()['id']}", {}),
+            (f"/v1/grievances/{case_id}", {}),
             ("/v1/grievances", {}),
             (f"/v1/visits/{visit['id']}", {}),
         ):
             answer = client.get(path, params=params)
             assert answer.status_code == 200, f"{path} {params}: {answer.text}"
-    return str(household)
+    return Traffic(str(household), str(visit["id"]), str(case_id))
+
+
+def texts_seen(world: World, who: Account, sent: Traffic) -> dict[str, Any]:
+    """The free texts as one reader sees them: in the views and in the histories."""
+    visit = who.client.get(f"/v1/visits/{sent.visit}").json()
+    case = who.client.get(f"/v1/grievances/{sent.case}").json()
+    case_history = who.client.get(f"/v1/grievances/{sent.case}/history").json()
+    household_history = who.client.get(f"/v1/households/{sent.household}/history").json()
+
+    def data(entries: list[dict[str, Any]], event_type: str, name: str) -> Any:
+        return next(e["data"][name] for e in entries if e["event_type"] == event_type)
+
+    return {
+        "notes": visit["notes"],
+        **{name: case[name] for name in CASE_TEXTS},
+        "case note": data(case_history, "Grievance.Noted", "text"),
+        "assign note": data(case_history, "Grievance.Assigned", "note"),
+        "employment note": data(household_history, "Household.EmploymentRecorded", "note"),
+        "life-event note": data(household_history, "Household.LifeEventReported", "note"),
+    }
+
+
+EXPECTED_TEXTS = {
+    **VISIT_TEXTS,
+    **CASE_TEXTS,
+    "case note": CASE_NOTE,
+    "assign note": ASSIGN_NOTE,
+    "employment note": EMPLOYMENT_NOTE,
+    "life-event note": LIFE_EVENT_NOTE,
+}
+
+
+def answers(world: World, sent: Traffic) -> dict[str, bytes]:
+    """Every answer that could repeat what was written about the household, by reader."""
+    found: dict[str, bytes] = {}
+    household, visit, case = sent.household, sent.visit, sent.case
+    reads = [
+        f"/v1/households/{household}",
+        f"/v1/households/{household}/history",
+        f"/v1/visits/{visit}",
+        f"/v1/visits/{visit}/history",
+        f"/v1/visits?household_id={household}",
+        f"/v1/grievances/{case}",
+        f"/v1/grievances/{case}/history",
+        f"/v1/grievances?household_id={household}",
+        "/v1/reports/late-entries",
+        "/v1/ledger/grievances?format=csv",
+        "/v1/ledger/grievances?format=xlsx",
+    ]
+    for who in (world.cadre, world.supervisor, world.auditor):
+        for path in reads:
+            answer = who.client.get(path)
+            assert answer.status_code == 200, f"{who.role} {path}: {answer.text}"
+            found[f"{who.role} {path}"] = readable(answer.content)
+    for aggregate in (household, visit, case, None):
+        params: dict[str, str | int] = {"limit": 1000}
+        if aggregate:
+            params["aggregate_id"] = aggregate
+        answer = world.auditor.client.get("/v1/audit/events", params=params)
+        assert answer.status_code == 200, answer.text
+        found[f"audit events {aggregate}"] = answer.content
+    return found
+
+
+def readable(content: bytes) -> bytes:
+    """An answer's bytes; for an XLSX workbook, the bytes of every part inside it."""
+    if not content.startswith(b"PK"):
+        return content
+    with zipfile.ZipFile(BytesIO(content)) as book:
+        return b"\n".join(book.read(name) for name in book.namelist())
 
 
 def test_searching_works_before_an_erasure(server: LiveServer, world: World) -> None:
     """The search finds the clear values while the household stands (so it can find them)."""
-    traffic(world)
+    sent = traffic(world)
     settings = server.county.settings
     found = store_hits(settings)
     assert any(NAME in hit for hit in found), found
     assert any(PHONE in hit for hit in found), found
     assert any(ID_NUMBER in hit for hit in found), found
     assert any("idempotency" in hit for hit in found), found
+    seen = answers(world, sent)
+    assert hits_in(seen["supervisor /v1/ledger/grievances?format=xlsx"], "xlsx"), "xlsx unread"
+    assert hits_in(seen[f"audit events {sent.case}"], "audit"), "audit events unread"
+
+
+def test_every_reader_in_scope_reads_the_free_text_before_an_erasure(
+    server: LiveServer, world: World
+) -> None:
+    sent = traffic(world)
+    for who in (world.cadre, world.supervisor, world.auditor):
+        assert texts_seen(world, who, sent) == EXPECTED_TEXTS, who.role
+    ledger = world.supervisor.client.get("/v1/ledger/grievances", params={"format": "csv"})
+    assert CASE_TEXTS["summary"] in ledger.content.decode("utf-8-sig"), ledger.text
 
 
 def test_after_an_erasure_no_table_file_or_bundle_holds_the_person_in_clear(
     server: LiveServer, world: World, tmp_path: Path
 ) -> None:
-    household = traffic(world)
+    sent = traffic(world)
+    household = sent.household
     settings = server.county.settings
     before = history(world, household)
     versions = [entry["version"] for entry in before["supervisor"]]
@@ -355,3 +502,9 @@ def test_after_an_erasure_no_table_file_or_bundle_holds_the_person_in_clear(
         view = seen.json()
         assert view["erased"] is True, view
         assert all(view[name] is None for name in PERSONAL), view
+
+    # -- no answer repeats what was written about the person; the free texts are null
+    for where, content in answers(world, sent).items():
+        assert not hits_in(content, where), hits_in(content, where)
+    for who in (world.cadre, world.supervisor, world.auditor):
+        assert texts_seen(world, who, sent) == dict.fromkeys(EXPECTED_TEXTS), who.role
