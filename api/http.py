@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import Header, Response
 
-from application.errors import VersionMismatch
+from application.casebook import NOT_A_VERSION
 
 
 class Versioned(Protocol):
@@ -16,6 +16,8 @@ class Versioned(Protocol):
 
 
 V = TypeVar("V", bound=Versioned)
+# No aggregate reaches a version of more digits than this (2**63 has 19).
+MAX_VERSION_DIGITS = 18
 
 
 def expected_version(
@@ -24,12 +26,16 @@ def expected_version(
         Header(description='The version the change is based on, e.g. "3"'),
     ] = None,
 ) -> int | None:
-    """The version named by If-Match; a value that is no version can never be current."""
+    """The version named by If-Match; a value that is no version can never be current.
+
+    Such a value is decided like any stale version, so the 412 tells the real current
+    version, and the header itself is never repeated back.
+    """
     if if_match is None or if_match.strip() == "*":
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise VersionMismatch(-1, -1)
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_VERSION_DIGITS:
+        return NOT_A_VERSION
     return int(text)
 
 

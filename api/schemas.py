@@ -1,12 +1,33 @@
-"""Request bodies, named for their use. Output shapes are the application's views."""
+"""Request bodies, named for their use. Output shapes are the application's views.
+
+Input is refused at the door rather than coerced: strings are not made from
+numbers, booleans are not counts, moments are ISO strings with an offset, and no
+text carries control characters (identifiers carry no whitespace either). The
+domain holds the same rules for every other way in.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import math
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
+from domain.record import (
+    EARLIEST_DAY,
+    EARLIEST_HISTORY_DAY,
+    FUTURE_SLACK,
+    has_control_characters,
+)
 from domain.vocabulary import (
     Category,
     HouseholdTag,
@@ -20,12 +41,129 @@ from domain.vocabulary import (
     VisitPurpose,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+INT64_MAX = 2**63 - 1
+ISO_DAY_LENGTH = len("2026-11-20")
+
+
+def clean_text(text: str) -> str:
+    """Free text: line breaks and tabs are fine, other control characters are not."""
+    if has_control_characters(text):
+        raise ValueError("must not hold control characters")
+    return text
+
+
+def plain_identifier(text: str) -> str:
+    """An ID or code: no control characters, no direction overrides, no whitespace."""
+    if has_control_characters(text) or any(char.isspace() or char < " " for char in text):
+        raise ValueError("must not hold whitespace or control characters")
+    return text
+
+
+def written_moment(value: Any) -> Any:
+    """A moment is written as an ISO 8601 string; a bare number is no moment."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 datetime string with a UTC offset")
+    return value
+
+
+def written_day(value: Any) -> Any:
+    """A day is written ``YYYY-MM-DD``; numbers and datetimes are no days."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or len(value) != ISO_DAY_LENGTH:
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+def plausible_moment(value: datetime) -> datetime:
+    """Between 2000-01-01 and a day after now (the domain checks against its own clock)."""
+    earliest = datetime(EARLIEST_DAY.year, 1, 1, tzinfo=value.tzinfo)
+    if value < earliest or value > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError("must lie between 2000-01-01 and tomorrow")
+    return value
+
+
+def plausible_day(earliest: date) -> Any:
+    def check(value: date) -> date:
+        if value < earliest or value > datetime.now(UTC).date() + FUTURE_SLACK:
+            raise ValueError(f"must lie between {earliest.isoformat()} and tomorrow")
+        return value
+
+    return check
+
+
+def sized(least: int, most: int) -> StringConstraints:
+    """A string (never a number), stripped, of ``least`` to ``most`` characters."""
+    return StringConstraints(strict=True, strip_whitespace=True, min_length=least, max_length=most)
+
+
+Clean = AfterValidator(clean_text)
+
+
+Text = Annotated[str, sized(1, 10_000), Clean]
+ShortText = Annotated[str, sized(1, 200), Clean]
 Code = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\s/]+$")
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=64, pattern=r"^[^\s/]+$"),
+    AfterValidator(plain_identifier),
 ]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Identifier = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=100),
+    AfterValidator(plain_identifier),
+]
+Moment = Annotated[AwareDatetime, BeforeValidator(written_moment), AfterValidator(plausible_moment)]
+HistoryDay = Annotated[
+    date, BeforeValidator(written_day), AfterValidator(plausible_day(EARLIEST_HISTORY_DAY))
+]
+
+
+# Parties name people: each a name, or a flat record of a person, never anything deeper.
+MAX_PARTIES = 50
+MAX_PARTY_NAME = 200
+MAX_PARTY_FIELDS = 50
+MAX_PARTY_KEY = 100
+MAX_PARTY_VALUE = 2000
+
+
+def party_shape(parties: list[Any]) -> list[Any]:
+    """Each party a name (a string) or a flat object of string keys to plain values."""
+    for index, party in enumerate(parties):
+        if isinstance(party, str):
+            check_party_text(party, f"parties[{index}]", MAX_PARTY_NAME)
+        elif isinstance(party, dict):
+            if len(party) > MAX_PARTY_FIELDS:
+                raise ValueError(f"parties[{index}] has more than {MAX_PARTY_FIELDS} fields")
+            for key, value in party.items():
+                check_party_text(key, f"parties[{index}] key", MAX_PARTY_KEY)
+                check_party_value(value, f"parties[{index}] value")
+        else:
+            raise ValueError(f"parties[{index}] must be a string or a flat object")
+    return parties
+
+
+def check_party_text(text: Any, where: str, most: int) -> None:
+    if not isinstance(text, str) or not text.strip() or len(text) > most:
+        raise ValueError(f"{where} must be a text of 1 to {most} characters")
+    if has_control_characters(text):
+        raise ValueError(f"{where} must not hold control characters")
+
+
+def check_party_value(value: Any, where: str) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int) and abs(value) <= INT64_MAX:
+        return
+    if isinstance(value, float) and math.isfinite(value):
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_PARTY_VALUE or has_control_characters(value):
+            raise ValueError(f"{where} must be a text of at most {MAX_PARTY_VALUE} characters")
+        return
+    raise ValueError(f"{where} must be a string, a number, true, false or null")
+
+
+Parties = Annotated[list[Any], Field(max_length=MAX_PARTIES), AfterValidator(party_shape)]
 
 
 class Body(BaseModel):
@@ -54,14 +192,14 @@ class AccountCreate(Body):
 
 
 class Address(Body):
-    building: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    room: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    building: Annotated[str, sized(1, 50), Clean]
+    unit: Annotated[str, sized(1, 50), Clean]
+    room: Annotated[str, sized(1, 50), Clean]
 
 
 class Origin(Body):
-    township: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    village: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    township: Annotated[str, sized(1, 100), Clean]
+    village: Annotated[str, sized(1, 100), Clean]
 
 
 class HouseholdRegister(Body):
@@ -86,15 +224,13 @@ class HouseholdRegister(Body):
     )
     community_id: Code
     grid_id: Code
-    head_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ]
-    member_count: Annotated[int, Field(ge=1, le=100)]
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
-    id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
+    head_name: Annotated[str, sized(1, 100), Clean]
+    member_count: Annotated[int, Field(strict=True, ge=1, le=100)]
+    phone: Annotated[str, sized(0, 30), Clean] | None = None
+    id_number: Annotated[str, sized(0, 30), Clean] | None = None
     address: Address
     origin: Origin
-    relocated_on: date
+    relocated_on: HistoryDay
     tags: list[HouseholdTag] = []
 
 
@@ -117,14 +253,14 @@ class TagsChange(Body):
 
 
 class EmploymentRecord(Body):
-    labour_force: Annotated[int, Field(ge=0, le=100)]
-    employed: Annotated[int, Field(ge=0, le=100)]
+    labour_force: Annotated[int, Field(strict=True, ge=0, le=100)]
+    employed: Annotated[int, Field(strict=True, ge=0, le=100)]
     note: Text | None = None
 
 
 class LifeEventReport(Body):
     kind: LifeEventKind
-    occurred_on: date
+    occurred_on: HistoryDay
     note: Text | None = None
 
 
@@ -144,10 +280,10 @@ class VisitLog(Body):
         },
     )
     household_id: Identifier
-    visited_at: AwareDatetime
+    visited_at: Moment
     channel: VisitChannel
     purpose: VisitPurpose
-    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+    notes: Annotated[str, sized(0, 10_000), Clean]
     life_event_id: Identifier | None = None
     grievance_id: Identifier | None = None
 
@@ -181,11 +317,11 @@ class GrievanceFile(Body):
     category: Category
     urgency: Urgency
     channel: IntakeChannel
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    summary: Annotated[str, sized(1, 500), Clean]
     description: Text | None = None
-    received_at: AwareDatetime | None = None
+    received_at: Moment | None = None
     visit_id: Identifier | None = None
-    parties: Annotated[list[Any], Field(max_length=50)] | None = None
+    parties: Parties | None = None
 
 
 class GrievanceAssign(Body):
@@ -202,7 +338,7 @@ class NoteText(Body):
 
 
 class Extension(Body):
-    days: Annotated[int, Field(ge=1, le=30)]
+    days: Annotated[int, Field(strict=True, ge=1, le=30)]
     reason: Text
 
 
@@ -217,7 +353,7 @@ class Resolution(Body):
 
 class Feedback(Body):
     rating: Rating
-    solved: bool
+    solved: Annotated[bool, Field(strict=True)]
     comment: Text | None = None
 
 

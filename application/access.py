@@ -10,7 +10,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from application.actors import Actor
-from application.errors import Forbidden
+from application.errors import ApplicationError, Forbidden, NotFound, UnknownReference
 from domain.vocabulary import Role
 
 CASEWORKERS = (Role.CADRE, Role.SUPERVISOR)
@@ -44,22 +44,47 @@ class Access:
         if actor.role is not Role.ADMIN:
             raise Forbidden("only an admin may manage communities, grids and accounts")
 
-    def check_reads_cases(self, actor: Actor, community_id: str, grid_id: str | None) -> None:
+    def check_reads_cases(
+        self,
+        actor: Actor,
+        community_id: str,
+        grid_id: str | None,
+        *,
+        kind: str | None = None,
+        field: str | None = None,
+    ) -> None:
         if actor.role is Role.AUDITOR:
             return
-        self.check_works_cases(actor, community_id, grid_id)
+        self.check_works_cases(actor, community_id, grid_id, kind=kind, field=field)
 
-    def check_works_cases(self, actor: Actor, community_id: str, grid_id: str | None) -> None:
+    def check_works_cases(
+        self,
+        actor: Actor,
+        community_id: str,
+        grid_id: str | None,
+        *,
+        kind: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        """``kind`` names the record found by ID whose place this is (see ``outside``)."""
         if actor.role not in CASEWORKERS:
             raise Forbidden(f"an {actor.role.value} does no casework")
         if not self.covers(actor, community_id, grid_id):
-            raise Forbidden("outside your jurisdiction")
+            raise outside(kind, field)
 
-    def check_supervises(self, actor: Actor, community_id: str, grid_id: str | None) -> None:
+    def check_supervises(
+        self,
+        actor: Actor,
+        community_id: str,
+        grid_id: str | None,
+        *,
+        kind: str | None = None,
+        field: str | None = None,
+    ) -> None:
         if actor.role is not Role.SUPERVISOR:
             raise Forbidden("only a supervisor may do this")
         if not self.covers(actor, community_id, grid_id):
-            raise Forbidden("outside your jurisdiction")
+            raise outside(kind, field)
 
     def check_reads_history(self, actor: Actor) -> None:
         if actor.role is Role.ADMIN:
@@ -71,3 +96,17 @@ class Access:
         if actor.role is Role.AUDITOR:
             return Disclosure.MASKED
         return Disclosure.HIDDEN
+
+
+def outside(kind: str | None, field: str | None) -> ApplicationError:
+    """The refusal of a place outside the caller's jurisdiction.
+
+    A record found by ID there answers exactly as an ID that names nothing (404 in
+    the path, 422 in the field ``field`` of the input), so that IDs cannot be probed
+    for existence; a place named outright (a community in a body) is a plain 403.
+    """
+    if kind is None:
+        return Forbidden("outside your jurisdiction")
+    if field is None:
+        return NotFound(kind)
+    return UnknownReference(field, kind)

@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from application.command_keys import current_key
 from application.errors import ConcurrentUpdate, NotFound, UnknownReference, VersionMismatch
 from domain.household import Household
 from domain.organisation import Community
@@ -63,6 +64,9 @@ class Casebook(Application[UUID]):
                 continue
             if not recordings:
                 return self.recorder.max_notification_id() or 0
+            key = current_key()
+            if key is not None:
+                key.saved = True  # recorded beside these events; a later save must not repeat it
             return int(recordings[-1].notification.id)
         raise ConcurrentUpdate("the record kept changing under this command; try again")
 
@@ -70,14 +74,14 @@ class Casebook(Application[UUID]):
         """The aggregate named in a path, or ``NotFound``."""
         aggregate = self.find(cls, identifier)
         if aggregate is None:
-            raise NotFound(kind, str(identifier))
+            raise NotFound(kind)
         return aggregate
 
     def load_reference(self, cls: type[A], identifier: str | UUID, kind: str, field: str) -> A:
         """The aggregate an input field refers to, or ``UnknownReference`` (422)."""
         aggregate = self.find(cls, identifier)
         if aggregate is None:
-            raise UnknownReference(field, kind, str(identifier))
+            raise UnknownReference(field, kind)
         return aggregate
 
     def find(self, cls: type[A], identifier: str | UUID) -> A | None:
@@ -103,7 +107,12 @@ def parse_id(identifier: str | UUID) -> UUID | None:
         return None
 
 
+# What If-Match stands for when it names no version: it can never be current.
+NOT_A_VERSION = -1
+
+
 def check_version(aggregate: Aggregate, expected: int | None) -> None:
     """``If-Match``: refuse to decide on a version the caller has not seen."""
     if expected is not None and expected != aggregate.version:
-        raise VersionMismatch(expected, aggregate.version)
+        named = None if expected == NOT_A_VERSION else expected
+        raise VersionMismatch(named, aggregate.version)

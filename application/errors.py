@@ -32,21 +32,31 @@ class Forbidden(ApplicationError):
 
 
 class NotFound(ApplicationError):
-    def __init__(self, kind: str, identifier: str) -> None:
-        super().__init__(f"{kind} {identifier} not found")
+    """Nothing the caller may see has this ID: a made-up ID and one outside the caller's
+    jurisdiction answer alike, and neither repeats the ID back."""
+
+    def __init__(self, kind: str, identifier: str | None = None) -> None:
+        super().__init__(f"no {kind} with this id")
         self.kind = kind
-        self.identifier = identifier
 
 
 class UnknownReference(ApplicationError):
-    def __init__(self, field: str, kind: str, identifier: str) -> None:
-        super().__init__(f"{field}: no {kind} {identifier}")
+    """An input field names nothing the caller may refer to (told apart from nothing else)."""
+
+    def __init__(self, field: str, kind: str, identifier: str | None = None) -> None:
+        super().__init__(f"{field}: no {kind} with this id")
         self.field = field
+        self.kind = kind
 
 
 class VersionMismatch(ApplicationError):
-    def __init__(self, expected: int, current: int) -> None:
-        super().__init__(f"version {expected} is not current; the current version is {current}")
+    """``expected`` is ``None`` when If-Match named no version at all."""
+
+    def __init__(self, expected: int | None, current: int) -> None:
+        if expected is None:
+            super().__init__(f"If-Match does not name a version; the current version is {current}")
+        else:
+            super().__init__(f"version {expected} is not current; the current version is {current}")
         self.current = current
 
 

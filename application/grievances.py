@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from application.access import Disclosure
 from application.actors import Actor
 from application.casebook import Casebook, check_version
-from application.errors import Forbidden
+from application.errors import Forbidden, UnknownReference
 from application.free_text import FreeText
 from application.history import HistoryEntry, parties_from
 from application.households import Households
@@ -91,11 +91,14 @@ class Grievances:
     ) -> tuple[GrievanceView, int]:
         """Deadlines count from ``received_at`` (default now), so logging late buys no time."""
         household = self.book.load_reference(Household, household_id, "household", "household_id")
-        self.access.check_works_cases(actor, household.community_id, household.grid_id)
+        self.access.check_works_cases(
+            actor, household.community_id, household.grid_id, kind="household", field="household_id"
+        )
         if visit_id:
             visit = self.book.load_reference(Visit, visit_id, "visit", "visit_id")
             if visit.household_id != str(household.id):
-                raise InvalidCommand("visit_id names a visit to another household", "visit_id")
+                # Told apart from a made-up ID, it would reveal visits to other households.
+                raise UnknownReference("visit_id", "visit")
         now = self.clock.now()
         received = received_at or now
         policy = self.policies.in_effect_at(received)
@@ -144,10 +147,7 @@ class Grievances:
             self.access.check_supervises(actor, case.community_id, case.grid_id)
             assignee = self.organisation.caseworker_reference(assignee_id, "assignee_id")
             if not self.access.covers(actor_of(assignee), case.community_id, case.grid_id):
-                raise InvalidCommand(
-                    "assignee_id: that account works outside this case's community or grid",
-                    field="assignee_id",
-                )
+                raise UnknownReference("assignee_id", "account")
             case.assign(
                 assignee_id=str(assignee.id),
                 note=self.texts.seal_optional(case.household_id, note, "note"),
@@ -319,7 +319,7 @@ class Grievances:
             self.access.check_supervises(actor, case.community_id, case.grid_id)
             target = self.book.load_reference(Grievance, into, "grievance", "into")
             if not self.access.covers(actor, target.community_id, target.grid_id):
-                raise InvalidCommand("into names a case outside your jurisdiction", field="into")
+                raise UnknownReference("into", "grievance")
             if target.status in ("merged", "withdrawn"):
                 raise InvalidCommand(f"into names a case that was {target.status}", field="into")
             case.merge_into(into=str(target.id), actor=actor.account_id, now=now)
@@ -356,7 +356,7 @@ class Grievances:
 
         def attempt() -> list[Grievance]:
             case = self.book.load(Grievance, grievance_id, "grievance")
-            self.access.check_works_cases(actor, case.community_id, case.grid_id)
+            self.access.check_works_cases(actor, case.community_id, case.grid_id, kind="grievance")
             check_version(case, expected_version)
             decide(case, self.clock.now())
             changed[:] = [case]
@@ -370,7 +370,7 @@ class Grievances:
     def get(self, actor: Actor, grievance_id: str, as_of: datetime | None = None) -> GrievanceView:
         """The case now, or as the record stood at ``as_of``."""
         case = self.book.load(Grievance, grievance_id, "grievance")
-        self.access.check_reads_cases(actor, case.community_id, case.grid_id)
+        self.access.check_reads_cases(actor, case.community_id, case.grid_id, kind="grievance")
         if as_of is not None:
             # Judged by the case as it is now, like its history; shown as it was.
             case = self.households.history.as_of(Grievance, grievance_id, "grievance", as_of)
@@ -379,7 +379,7 @@ class Grievances:
     def events(self, actor: Actor, grievance_id: str) -> list[HistoryEntry]:
         """Every event of the case, oldest first."""
         case = self.book.load(Grievance, grievance_id, "grievance")
-        self.access.check_reads_cases(actor, case.community_id, case.grid_id)
+        self.access.check_reads_cases(actor, case.community_id, case.grid_id, kind="grievance")
         history = self.households.history
         disclosure = self.access.disclosure(actor, case.community_id, case.grid_id)
         events = history.events(grievance_id, "grievance")

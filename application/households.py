@@ -12,13 +12,13 @@ from application.access import Disclosure
 from application.actors import Actor
 from application.case_lists import CaseLists, page_of
 from application.casebook import Casebook, check_version
+from application.errors import UnknownReference
 from application.free_text import FreeText
 from application.history import History, HistoryEntry
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.organisation import Organisation, actor_of
 from application.ports import Clock, PersonalDataCopies, PersonalDataVault
 from application.read_model import eq
-from domain.errors import InvalidCommand
 from domain.household import Household, Sealed
 from domain.record import require_text
 
@@ -138,10 +138,7 @@ class Households:
         def decide(household: Household) -> None:
             cadre = self.organisation.caseworker_reference(cadre_id, "cadre_id")
             if not self.access.covers(actor_of(cadre), household.community_id, household.grid_id):
-                raise InvalidCommand(
-                    "cadre_id: that account works outside this household's community or grid",
-                    field="cadre_id",
-                )
+                raise UnknownReference("cadre_id", "account")
             household.assign_contact_cadre(
                 cadre_id=str(cadre.id), actor=actor.account_id, now=self.clock.now()
             )
@@ -306,7 +303,9 @@ class Households:
 
         def attempt() -> list[Household]:
             household = self.book.load(Household, household_id, "household")
-            self.access.check_works_cases(actor, household.community_id, household.grid_id)
+            self.access.check_works_cases(
+                actor, household.community_id, household.grid_id, kind="household"
+            )
             check_version(household, expected_version)
             decide(household)
             changed[:] = [household]
@@ -366,7 +365,9 @@ class Households:
 
     def load_readable(self, actor: Actor, household_id: str) -> Household:
         household = self.book.load(Household, household_id, "household")
-        self.access.check_reads_cases(actor, household.community_id, household.grid_id)
+        self.access.check_reads_cases(
+            actor, household.community_id, household.grid_id, kind="household"
+        )
         return household
 
     def view(

@@ -9,12 +9,11 @@ from uuid import uuid4
 
 from application.actors import Actor
 from application.casebook import Casebook, check_version
-from application.errors import Forbidden
+from application.errors import Forbidden, UnknownReference
 from application.free_text import FreeText
 from application.history import HistoryEntry
 from application.households import Households
 from application.ports import Clock
-from domain.errors import InvalidCommand
 from domain.grievance import Grievance
 from domain.household import Household
 from domain.visit import Visit
@@ -82,15 +81,16 @@ class Visits:
     ) -> tuple[VisitView, int]:
         """The caller is the visitor."""
         household = self.book.load_reference(Household, household_id, "household", "household_id")
-        self.access.check_works_cases(actor, household.community_id, household.grid_id)
+        self.access.check_works_cases(
+            actor, household.community_id, household.grid_id, kind="household", field="household_id"
+        )
         if life_event_id:
             household.check_has_life_event(life_event_id)
         if grievance_id:
             case = self.book.load_reference(Grievance, grievance_id, "grievance", "grievance_id")
             if case.household_id != str(household.id):
-                raise InvalidCommand(
-                    "grievance_id names a case of another household", field="grievance_id"
-                )
+                # Told apart from a made-up ID, it would reveal cases of other households.
+                raise UnknownReference("grievance_id", "grievance")
         visit = Visit.log(
             visit_id=uuid4(),
             household_id=str(household.id),
@@ -153,7 +153,9 @@ class Visits:
         def attempt() -> list[Visit]:
             visit = self.book.load(Visit, visit_id, "visit")
             household = self.book.load(Household, visit.household_id, "household")
-            self.access.check_works_cases(actor, household.community_id, household.grid_id)
+            self.access.check_works_cases(
+                actor, household.community_id, household.grid_id, kind="visit"
+            )
             # A visit is corrected by the cadre who made it, or by a supervisor.
             if actor.role is not Role.SUPERVISOR and actor.account_id != visit.visitor_id:
                 raise Forbidden("only the visitor or a supervisor may correct a visit")
@@ -183,7 +185,9 @@ class Visits:
 
     def _check_reads(self, actor: Actor, visit: Visit) -> Household:
         household = self.book.load(Household, visit.household_id, "household")
-        self.access.check_reads_cases(actor, household.community_id, household.grid_id)
+        self.access.check_reads_cases(
+            actor, household.community_id, household.grid_id, kind="visit"
+        )
         return household
 
     def search(

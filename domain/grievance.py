@@ -15,7 +15,14 @@ from eventsourcing.domain import Aggregate
 
 from domain.deadlines import MAX_EXTENSION_DAYS, Deadlines
 from domain.errors import InvalidCommand, NotPermitted, StateConflict
-from domain.record import CaseRecord, optional_text, require_aware, require_text
+from domain.record import (
+    CaseRecord,
+    optional_text,
+    require_aware,
+    require_count,
+    require_plausible_moment,
+    require_text,
+)
 from domain.vocabulary import (
     OPEN_STATUSES,
     Category,
@@ -462,8 +469,7 @@ class Grievance(CaseRecord):
         self.check_is_open("extend")
         if self.extended:
             raise StateConflict("the deadline has already been extended once", state=self.status)
-        if not 1 <= days <= MAX_EXTENSION_DAYS:
-            raise InvalidCommand(f"days must be between 1 and {MAX_EXTENSION_DAYS}", field="days")
+        require_count(days, "days", 1, MAX_EXTENSION_DAYS)
         self.record(
             self.Extended,
             days=days,
@@ -521,7 +527,7 @@ class Grievance(CaseRecord):
 
 
 def check_received_at(received_at: datetime, now: datetime) -> None:
-    require_aware(received_at, "received_at")
     require_aware(now, "now")
+    require_plausible_moment(received_at, "received_at", now)
     if received_at > now:
         raise InvalidCommand("received_at cannot be in the future", field="received_at")

@@ -16,7 +16,15 @@ from eventsourcing.domain import Aggregate
 
 from domain.deadlines import mandatory_visit_due_by
 from domain.errors import InvalidCommand, StateConflict
-from domain.record import CaseRecord, optional_text, require_aware, require_text
+from domain.record import (
+    EARLIEST_HISTORY_DAY,
+    CaseRecord,
+    optional_text,
+    require_aware,
+    require_count,
+    require_plausible_day,
+    require_text,
+)
 from domain.vocabulary import HouseholdTag, LifeEventKind, one_of
 
 
@@ -193,8 +201,8 @@ class Household(CaseRecord):
         now: datetime,
     ) -> Household:
         require_aware(now, "now")
-        if member_count < 1 or member_count > 100:
-            raise InvalidCommand("member_count must be between 1 and 100", field="member_count")
+        require_count(member_count, "member_count", 1, 100)
+        require_plausible_day(relocated_on, "relocated_on", now.date(), EARLIEST_HISTORY_DAY)
         if relocated_on > now.date():
             raise InvalidCommand("relocated_on cannot be in the future", field="relocated_on")
         return cls._create(
@@ -257,6 +265,8 @@ class Household(CaseRecord):
     def record_employment(
         self, *, labour_force: int, employed: int, note: str | None, actor: str, now: datetime
     ) -> None:
+        require_count(labour_force, "labour_force", 0, 100)
+        require_count(employed, "employed", 0, 100)
         if labour_force < 0 or labour_force > self.member_count:
             raise InvalidCommand(
                 "labour_force must be between 0 and the member count", field="labour_force"
@@ -284,6 +294,7 @@ class Household(CaseRecord):
     ) -> date:
         """Record a life event; it creates a mandatory visit (五访) with its due date."""
         the_kind = one_of(LifeEventKind, kind, "kind")
+        require_plausible_day(occurred_on, "occurred_on", now.date(), EARLIEST_HISTORY_DAY)
         if occurred_on > now.date():
             raise InvalidCommand("occurred_on cannot be in the future", field="occurred_on")
         self.record(
@@ -330,5 +341,6 @@ class Household(CaseRecord):
             return self.life_events[life_event_id]
         except KeyError:
             raise InvalidCommand(
-                f"household has no life event {life_event_id}", field="life_event_id"
+                "life_event_id: the household has no life event with this id",
+                field="life_event_id",
             ) from None

@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, StateConflict
-from domain.record import CaseRecord, natural_id, require_aware, require_text
+from domain.record import CaseRecord, natural_id, optional_text, require_aware, require_text
 from domain.vocabulary import Role, one_of
 
 
@@ -82,7 +82,7 @@ class Community(CaseRecord):
     def add_grid(self, *, code: str, name: str, actor: str, now: datetime) -> None:
         code = require_code(code, "id")
         if code in self.grids:
-            raise StateConflict(f"grid {code} already exists in {self.code}", state="exists")
+            raise StateConflict("a grid with this id already exists here", state="exists")
         self.record(
             self.GridAdded,
             grid_code=code,
@@ -93,7 +93,7 @@ class Community(CaseRecord):
 
     def check_has_grid(self, grid_code: str, field: str = "grid_id") -> None:
         if grid_code not in self.grids:
-            raise InvalidCommand(f"community {self.code} has no grid {grid_code}", field=field)
+            raise InvalidCommand(f"{field}: the community has no grid with this id", field=field)
 
 
 class Account(CaseRecord):
@@ -156,9 +156,9 @@ class Account(CaseRecord):
             username=username,
             display_name=require_text(display_name, "display_name", 200),
             role=the_role.value,
-            community_id=community_id,
-            grid_id=grid_id,
-            township=township,
+            community_id=community_id and require_code(community_id, "community_id"),
+            grid_id=grid_id and require_code(grid_id, "grid_id"),
+            township=optional_text(township, "township", 200),
             actor=actor,
             timestamp=now,
         )

@@ -114,3 +114,10 @@ def optional_text(value: str | None, field: str, max_length: int = 10_000) -> st
     if value is None or not value.strip():
         return None
     return require_text(value, field, max_length)
+
+
+def require_count(value: int, field: str, least: int, most: int) -> int:
+    """A whole number in ``least..most``; a boolean is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise InvalidCommand(f"{field} must be a whole number from {least} to {most}", field=field)
+    return value

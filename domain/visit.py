@@ -8,7 +8,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, StateConflict
-from domain.record import CaseRecord, optional_text, require_aware, require_text
+from domain.record import (
+    CaseRecord,
+    optional_text,
+    require_aware,
+    require_plausible_moment,
+    require_text,
+)
 from domain.vocabulary import VisitChannel, VisitPurpose, one_of
 
 # A visit recorded more than this long after it happened is late-logged (补录).
@@ -94,8 +100,8 @@ class Visit(CaseRecord):
         actor: str,
         now: datetime,
     ) -> Visit:
-        require_aware(visited_at, "visited_at")
         require_aware(now, "now")
+        require_plausible_moment(visited_at, "visited_at", now)
         if visited_at > now:
             raise InvalidCommand("visited_at cannot be in the future", field="visited_at")
         return cls._create(

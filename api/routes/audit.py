@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from api.auth import CurrentActor
 from api.bootstrap import County
+from api.paging import CleanId
+from api.schemas import INT64_MAX
 from api.state import county_of
 from application.audit import MAX_PAGE, Audit, AuditEvent
 from application.hash_chain import Checkpoint, Verification
@@ -87,11 +89,17 @@ class AuditEventView(BaseModel):
 def audit_events(
     actor: CurrentActor,
     audit: AuditLog,
-    after: Annotated[int, Query(ge=0, description="Events after this log position")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="Events after this log position")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 100,
-    aggregate_id: Annotated[str | None, Query(description="One aggregate's events")] = None,
+    aggregate_id: Annotated[
+        str | None, Query(max_length=100, description="One aggregate's events"), CleanId
+    ] = None,
     actor_id: Annotated[
-        str | None, Query(alias="actor", description="Only events recorded by this account")
+        str | None,
+        Query(alias="actor", max_length=100, description="Only events recorded by this account"),
+        CleanId,
     ] = None,
 ) -> list[AuditEvent]:
     """The global log in order, each event with its seal; personal data masked."""

@@ -8,7 +8,17 @@ from fastapi import APIRouter, Depends, Response, status
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, located, tagged
-from api.paging import AsOf, ConsistentWith, Limit, Page
+from api.paging import (
+    AsOf,
+    ConsistentWith,
+    Cursor,
+    Limit,
+    Page,
+    QueryId,
+    check_caseworker,
+    check_household,
+    check_place,
+)
 from api.schemas import (
     CloseNote,
     Empty,
@@ -58,16 +68,19 @@ def list_grievances(
     actor: CurrentActor,
     services: Services,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     consistent_with: ConsistentWith = None,
     status: GrievanceStatus | None = None,
     category: Category | None = None,
-    community_id: str | None = None,
-    assignee_id: str | None = None,
-    household_id: str | None = None,
+    community_id: QueryId = None,
+    assignee_id: QueryId = None,
+    household_id: QueryId = None,
     overdue: bool | None = None,
 ) -> Page[GrievanceView]:
     """Cases in your jurisdiction, soonest resolve deadline first."""
+    check_place(services, actor, community_id, None)
+    check_caseworker(services, assignee_id, "assignee_id")
+    check_household(services, actor, household_id)
     services.projections.settle(consistent_with)
     items, next_cursor = services.grievances.search(
         actor,

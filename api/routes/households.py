@@ -8,7 +8,16 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, located, tagged
-from api.paging import AsOf, ConsistentWith, Limit, Page
+from api.paging import (
+    AsOf,
+    CleanText,
+    ConsistentWith,
+    Cursor,
+    Limit,
+    Page,
+    QueryId,
+    check_place,
+)
 from api.schemas import (
     ContactCadreAssign,
     EmploymentRecord,
@@ -54,15 +63,16 @@ def list_households(
     actor: CurrentActor,
     services: Services,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     consistent_with: ConsistentWith = None,
-    community_id: str | None = None,
-    grid_id: str | None = None,
+    community_id: QueryId = None,
+    grid_id: QueryId = None,
     tag: HouseholdTag | None = None,
     zero_employment: bool | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=100), CleanText] = None,
 ) -> Page[HouseholdView]:
     """Households in your jurisdiction, filtered."""
+    check_place(services, actor, community_id, grid_id)
     services.projections.settle(consistent_with)
     items, next_cursor = services.households.search(
         actor,

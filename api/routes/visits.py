@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, located, tagged
-from api.paging import AsOf, ConsistentWith, Limit, Page
+from api.paging import (
+    AsOf,
+    ConsistentWith,
+    Cursor,
+    Limit,
+    Moment,
+    Page,
+    QueryId,
+    check_caseworker,
+    check_household,
+)
 from api.schemas import Reason, VisitAmend, VisitLog
 from api.state import Services
 from application.history import HistoryEntry
@@ -43,14 +52,16 @@ def list_visits(
     actor: CurrentActor,
     services: Services,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     consistent_with: ConsistentWith = None,
-    household_id: str | None = None,
-    cadre_id: str | None = None,
-    visited_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    visited_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    household_id: QueryId = None,
+    cadre_id: QueryId = None,
+    visited_from: Annotated[Moment | None, Query(alias="from")] = None,
+    visited_to: Annotated[Moment | None, Query(alias="to")] = None,
 ) -> Page[VisitView]:
     """Visits in your jurisdiction, newest first."""
+    check_household(services, actor, household_id)
+    check_caseworker(services, cadre_id, "cadre_id")
     services.projections.settle(consistent_with)
     items, next_cursor = services.visits.search(
         actor,
