@@ -7,6 +7,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+def unfolded() -> Any:
+    return Field(
+        description="events the read models behind this report could not fold (0 normally);"
+        " see README, 'Events a read model cannot fold'"
+    )
+
+
 class WorkloadRow(BaseModel):
     cadre_id: str
     username: str
@@ -27,6 +34,7 @@ class WorkloadRow(BaseModel):
 class Workload(BaseModel):
     week: str
     items: list[WorkloadRow]
+    unfolded_events: int = unfolded()
 
 
 class OverdueHousehold(BaseModel):
@@ -53,6 +61,7 @@ class Coverage(BaseModel):
     households_due: int
     overdue_households: list[OverdueHousehold]
     pending_mandatory: list[PendingMandatory]
+    unfolded_events: int = unfolded()
 
 
 class ResolutionRow(BaseModel):
@@ -75,20 +84,22 @@ class ResolutionRow(BaseModel):
 class Resolution(BaseModel):
     group_by: str
     items: list[ResolutionRow]
+    unfolded_events: int = unfolded()
 
 
 class LateEntry(BaseModel):
     visit_id: str
     household_id: str
     visitor_id: str
-    visited_at: str
-    recorded_at: str
+    visited_at: str | None = Field(description="null for a time beyond the calendar")
+    recorded_at: str | None
     gap_hours: float
     voided: bool
 
 
 class LateEntries(BaseModel):
     items: list[LateEntry]
+    unfolded_events: int = unfolded()
 
 
 class Star(BaseModel):
@@ -123,3 +134,4 @@ class Stars(BaseModel):
     final: bool = Field(description="whether the month is over")
     criteria_version: str
     items: list[StarRow]
+    unfolded_events: int = unfolded()

@@ -79,10 +79,15 @@ HEADERS = [
 class Ledger:
     headers: list[str]
     rows: list[list[Any]]
+    # Events the read models behind the ledger could not fold (0 normally).
+    unfolded_events: int = 0
 
 
 def ledger_of(
-    cases: list[Row], accounts: dict[str, Row], local: Callable[[int | None], str | None]
+    cases: list[Row],
+    accounts: dict[str, Row],
+    local: Callable[[int | None], str | None],
+    unfolded_events: int = 0,
 ) -> Ledger:
     def label(kind: str, value: str | None) -> str:
         return "" if value is None else LABELS[kind].get(value, value)
@@ -109,10 +114,10 @@ def ledger_of(
             label("urgency", case["urgency"]),
             label("channel", case["channel"]),
             case["summary"],
-            local(case["received_at"]),
-            local(case["filed_at"]),
-            local(case["respond_by"]),
-            local(case["resolve_by"]),
+            local(case["received_at"]) or "",
+            local(case["filed_at"]) or "",
+            local(case["respond_by"]) or "",
+            local(case["resolve_by"]) or "",
             yes_no(case["extended"]),
             label("level", case["level"]),
             assignee(case["assignee_id"]),
@@ -130,4 +135,4 @@ def ledger_of(
         ]
         for case in cases
     ]
-    return Ledger(HEADERS, rows)
+    return Ledger(HEADERS, rows, unfolded_events)

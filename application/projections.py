@@ -8,6 +8,12 @@ county: the loser of a race on a batch writes nothing and reads on.
 
 A rebuild fills a new generation of a model's tables from position 0 beside
 the live one; the runner switches to it once it has caught up with the log.
+
+An event a model cannot fold (an older version may have recorded anything: a
+NUL in a text, an integer beyond 64 bits, a field missing) is quarantined: its
+position and the error's type are recorded with the batch, never its content,
+and the model folds the rest. Readiness and metrics report it; a rebuild with
+code that can fold it clears it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from application.casebook import Casebook
-from application.errors import NotYetConsistent
+from application.errors import ApplicationError, NotYetConsistent
 from application.read_model import (
     Entry,
     Fact,
@@ -30,9 +36,11 @@ from application.read_model import (
     ReadStore,
     Row,
     Rows,
+    RowsRefused,
     Tracking,
     from_micros,
 )
+from domain.errors import InvalidCommand
 
 log = logging.getLogger("anju.projections")
 
@@ -41,6 +49,21 @@ AS_OF_MARGIN_US = 60_000_000
 # Rows kept between batches (so the next batch need not read them back), at most.
 REMEMBERED_ROWS = 300_000
 Progress = Callable[[int, int], None]
+# Readers waiting at once for a position not yet folded; more are told to come back.
+WAITING_READERS = 4
+
+
+class Unfoldable(Exception):
+    """An event of the batch cannot be folded: the batch is folded event by event."""
+
+
+class TooManyWaiting(NotYetConsistent):
+    """Every waiting place is taken: answered at once (503, Retry-After), holding no worker."""
+
+    def __init__(self) -> None:
+        ApplicationError.__init__(
+            self, "too many reads are waiting for the read models; try again shortly"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,7 @@ class Projections:
         # Per (model, generation): the rows of the last batch written, and its position.
         self._rows: dict[tuple[str, int], tuple[int, dict[str, dict[str, Row]]]] = {}
         self.in_process = False
+        self._waiting = threading.BoundedSemaphore(WAITING_READERS)
 
     def close(self) -> None:
         """Stop the read-ahead thread."""
@@ -138,8 +162,8 @@ class Projections:
         wanted = self._wanted
         for topic in {entry[1] for entry in notifications} - wanted.keys():
             wanted[topic] = any(model.wants(topic) for model in self.models.values())
-        decode = Fact.decode
-        facts = [decode(*entry) for entry in notifications if wanted[entry[1]]]
+        read = Fact.read
+        facts = [read(*entry) for entry in notifications if wanted[entry[1]]]
         if self.until is not None:
             facts = self._recorded_by_until(facts)
         for model, tracking in targets:
@@ -151,9 +175,13 @@ class Projections:
 
     def _recorded_by_until(self, facts: list[Fact]) -> list[Fact]:
         """The facts recorded by ``until``; notes when the log has clearly moved past it."""
-        kept = [fact for fact in facts if fact.recorded <= self.until]  # type: ignore[operator]
+        until = self.until
+        assert until is not None
+        moments = [(fact, recorded_at(fact)) for fact in facts]
+        # An event without a readable time is kept: its model quarantines it.
+        kept = [fact for fact, moment in moments if moment is None or moment <= until]
         # Commits can land a few milliseconds out of timestamp order; a minute is ample.
-        if any(fact.recorded > self.until + AS_OF_MARGIN_US for fact in facts):  # type: ignore[operator]
+        if any(moment is not None and moment > until + AS_OF_MARGIN_US for _, moment in moments):
             self._past_until = True
         return kept
 
@@ -180,16 +208,103 @@ class Projections:
     ) -> None:
         after = tracking.position
         mine = [f for f in facts if f.position > after and model.wants(f.topic)]
-        wanted: dict[str, set[str]] = {table.name: set() for table in model.tables}
-        for fact in mine:
-            for table, key in model.needs(fact):
-                wanted[table].add(key)
-        rows = Rows(self._fetch(model, tracking, wanted))
-        for fact in mine:
-            model.apply(fact, rows)
         passed = len(batch) if batch[0][0] > after else sum(1 for e in batch if e[0] > after)
-        if self.store.commit(model, tracking.generation, after, head, passed, rows):
-            self._remember(model, tracking.generation, head, rows)
+        try:
+            rows = self._fold(model, tracking, mine)
+            if self.store.commit(model, tracking.generation, after, head, passed, rows):
+                self._remember(model, tracking.generation, head, rows)
+            return
+        except (Unfoldable, RowsRefused):
+            pass  # some event of the batch cannot be folded: find it and fold the rest
+        rows, quarantine = self._fold_each(model, tracking, mine)
+        try:
+            self.store.commit(model, tracking.generation, after, head, passed, rows, quarantine)
+        except RowsRefused:  # the store refused what no check foresaw: one commit per event
+            self._commit_each(model, tracking, mine, head, batch)
+
+    def _fold(self, model: ReadModel, tracking: Tracking, mine: list[Fact]) -> Rows:
+        """The batch folded at once; ``Unfoldable`` if any event cannot be."""
+        wanted: dict[str, set[str]] = {table.name: set() for table in model.tables}
+        try:
+            for fact in mine:
+                if fact.error is not None:
+                    raise Unfoldable(fact.error)
+                for table, key in model.needs(fact):
+                    wanted[table].add(key)
+        except Unfoldable:
+            raise
+        except Exception as error:
+            raise Unfoldable(type(error).__name__) from error
+        rows = Rows(self._fetch(model, tracking, holdable(wanted)))
+        try:
+            for fact in mine:
+                model.apply(fact, rows)
+        except Exception as error:
+            raise Unfoldable(type(error).__name__) from error
+        if rows.refusal(model.tables) is not None:
+            raise Unfoldable("refused")
+        return rows
+
+    def _fold_each(
+        self, model: ReadModel, tracking: Tracking, mine: list[Fact]
+    ) -> tuple[Rows, list[tuple[int, str]]]:
+        """The batch folded event by event: the rows of those that fold, and the others."""
+        wanted: dict[str, set[str]] = {table.name: set() for table in model.tables}
+        needs: dict[int, str | None] = {}
+        for fact in mine:
+            needs[fact.position] = fact.error
+            if fact.error is None:
+                try:
+                    for table, key in model.needs(fact):
+                        wanted[table].add(key)
+                except Exception as error:
+                    needs[fact.position] = type(error).__name__
+        self._rows.pop((model.name, tracking.generation), None)
+        rows = Rows(self.store.fetch(model, tracking.generation, holdable(wanted)))
+        quarantine: list[tuple[int, str]] = []
+        for fact in mine:
+            reason = needs[fact.position] or fold_into(model, fact, rows)
+            if reason is not None:
+                quarantine.append((fact.position, reason))
+                log.warning(
+                    "projections: %s quarantined the event at position %s (%s)",
+                    model.name,
+                    fact.position,
+                    reason,
+                )
+        return rows, quarantine
+
+    def _commit_each(
+        self,
+        model: ReadModel,
+        tracking: Tracking,
+        mine: list[Fact],
+        head: int,
+        batch: Sequence[Entry],
+    ) -> None:
+        """One event per transaction, fetching afresh: slow, and only for a batch the
+        store refused after every check passed."""
+        generation, at = tracking.generation, tracking.position
+        for fact in mine:
+            rows, quarantine = self._fold_each(
+                model, Tracking(model.name, generation, at, 0, True), [fact]
+            )
+            passed = sum(1 for entry in batch if at < entry[0] <= fact.position)
+            try:
+                moved = self.store.commit(
+                    model, generation, at, fact.position, passed, rows, quarantine
+                )
+            except RowsRefused as refused:
+                empty = Rows.empty(model.tables)
+                quarantine = [(fact.position, refused.reason)]
+                moved = self.store.commit(
+                    model, generation, at, fact.position, passed, empty, quarantine
+                )
+            if not moved:
+                return  # another runner is folding this batch
+            at = fact.position
+        passed = sum(1 for entry in batch if entry[0] > at)
+        self.store.commit(model, generation, at, head, passed, Rows.empty(model.tables))
 
     def _fetch(
         self, model: ReadModel, tracking: Tracking, wanted: dict[str, set[str]]
@@ -240,23 +355,55 @@ class Projections:
         return min(live, default=0)
 
     def wait_for(self, position: int, seconds: float = 10.0) -> int:
-        """Return once every live read model has processed ``position``; 503 after ``seconds``."""
+        """Return once every live read model has processed ``position``; 503 after ``seconds``.
+
+        Only a few readers wait at once (each holds a worker thread while it
+        does); any more are answered 503 at once, so waiting readers never
+        starve the others.
+        """
+        reached = self.position()
+        if reached >= position:
+            return reached
+        if not self._waiting.acquire(blocking=False):
+            raise TooManyWaiting()
+        try:
+            return self._wait(position, seconds)
+        finally:
+            self._waiting.release()
+
+    def _wait(self, position: int, seconds: float) -> int:
         deadline = time.monotonic() + seconds
         while True:
-            reached = self.catch_up() if self.in_process else self.position()
+            reached = self._nudge() if self.in_process else self.position()
             if reached >= position:
                 return reached
             if time.monotonic() > deadline:
                 raise NotYetConsistent(position, seconds)
             time.sleep(0.02)
 
+    def _nudge(self) -> int:
+        """Catch up in this thread unless another is already at it (never wait for it)."""
+        if self._lock.acquire(timeout=0.02):
+            try:
+                while self._step(None):
+                    pass
+            finally:
+                self._lock.release()
+        return self.position()
+
     def settle(self, position: int | None, patience: float = 2.0) -> int:
         """Before a list or report: wait for ``position`` if asked, else briefly for the head.
 
-        Without ``consistent_with`` a read waits up to ``patience`` seconds for
-        what the log already holds, then answers from the read model as it is.
+        A position beyond the log's head names nothing: 422 at once. Without
+        ``consistent_with`` a read waits up to ``patience`` seconds for what the
+        log already holds (if a waiting place is free), then answers from the
+        read model as it is.
         """
         if position is not None:
+            if position > self.head():
+                raise InvalidCommand(
+                    "consistent_with is beyond the log's head", field="consistent_with"
+                )
             return self.wait_for(position)
         try:
             return self.wait_for(self.head(), patience)
@@ -289,8 +436,44 @@ class Projections:
         waiting = self.read_log(position, 1)
         if not waiting:
             return 0.0
-        fact = Fact.decode(*waiting[0])
-        return max(0.0, round((now - from_micros(fact.recorded)).total_seconds(), 3))
+        recorded = recorded_at(Fact.read(*waiting[0]))
+        try:
+            return max(0.0, round((now - from_micros(recorded or 0)).total_seconds(), 3))
+        except OverflowError:  # a recorded time beyond the calendar
+            return 0.0
+
+    def quarantined(self) -> dict[str, int]:
+        """Per read model, how many events its live generation could not fold."""
+        return {name: len(self.store.quarantined(model)) for name, model in self.models.items()}
+
+
+def fold_into(model: ReadModel, fact: Fact, rows: Rows) -> str | None:
+    """Fold one event into ``rows``; why it could not be (nothing then changes), or ``None``."""
+    trial = rows.trial()
+    try:
+        model.apply(fact, trial)
+    except Exception as error:  # the event, not the store: an older version wrote it
+        return type(error).__name__
+    refusal = trial.refusal(model.tables)
+    if refusal is None:
+        trial.keep()
+    return refusal
+
+
+def holdable(wanted: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The keys a store can hold: a row under any other key cannot exist."""
+    return {
+        table: {key for key in keys if type(key) is str and "\x00" not in key}
+        for table, keys in wanted.items()
+    }
+
+
+def recorded_at(fact: Fact) -> int | None:
+    """When the event was recorded, or ``None`` when it does not say legibly."""
+    try:
+        return fact.recorded
+    except Exception:
+        return None
 
 
 def library_reader(book: Casebook) -> LogReader:

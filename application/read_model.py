@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -19,6 +20,7 @@ import orjson
 Row = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+LOW, HIGH = -(2**63), 2**63 - 1  # what a BIGINT holds
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,36 @@ class Table:
     def column_names(self) -> list[str]:
         return ["id", *self.columns]
 
+    @cached_property
+    def _kinds(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        texts = tuple(c for c, kind in self.columns.items() if kind == "text")
+        return texts, tuple(c for c, kind in self.columns.items() if kind != "text")
+
+    def refusal(self, row: Row) -> str | None:
+        """Why a store could not hold this row (named as PostgreSQL would), or ``None``.
+
+        Both stores refuse alike, so a county folds the same events on either.
+        """
+        key = row.get("id")
+        if key.__class__ is not str or "\x00" in key:
+            return "InvalidKey"
+        texts, numbers = self._kinds
+        for column in texts:
+            text = row.get(column)
+            if text is not None and (text.__class__ is not str or "\x00" in text):
+                return (
+                    "DatatypeMismatch" if text.__class__ is not str else "CharacterNotInRepertoire"
+                )
+        for column in numbers:
+            number = row.get(column)
+            if number is not None and (number.__class__ is not int or not LOW <= number <= HIGH):
+                if number.__class__ is bool:
+                    continue
+                return (
+                    "DatatypeMismatch" if number.__class__ is not int else "NumericValueOutOfRange"
+                )
+        return None
+
 
 @dataclass(slots=True)
 class Fact:
@@ -43,6 +75,8 @@ class Fact:
     aggregate_id: str
     version: int
     data: dict[str, Any]
+    # Why the stored event could not be decoded at all (its data is then empty).
+    error: str | None = None
 
     @property
     def recorded(self) -> int:
@@ -55,6 +89,17 @@ class Fact:
         # SQLite gives the ID as hex text, PostgreSQL as a UUID: rows use the hyphenated form.
         key = str(aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id))
         return cls(position, topic, key, version, orjson.loads(state))
+
+    @classmethod
+    def read(cls, position: int, topic: str, aggregate_id: Any, version: int, state: bytes) -> Fact:
+        """Decode an entry; one that cannot be decoded comes back empty, with the error's type."""
+        try:
+            fact = cls.decode(position, topic, aggregate_id, version, state)
+        except Exception as error:  # any stored bytes at all: an older version wrote them
+            return cls(position, topic, str(aggregate_id), version, {}, type(error).__name__)
+        if not isinstance(fact.data, dict):
+            return cls(position, topic, fact.aggregate_id, version, {}, "DatatypeMismatch")
+        return fact
 
 
 def micros(value: Any) -> int:
@@ -97,12 +142,64 @@ class Rows:
 
     def change(self, table: str, key: str, **values: Any) -> Row | None:
         """Update some columns of a row; an event for a row never seen is ignored."""
-        row = self._rows[table].get(key)
+        row = self.get(table, key)
         if row is None:
             return None
         row.update(values)
         self.dirty[table][key] = row
         return row
+
+    def refusal(self, tables: Sequence[Table]) -> str | None:
+        """Why a store could not hold a row this batch writes, or ``None``."""
+        for table in tables:
+            for row in self.dirty[table.name].values():
+                reason = table.refusal(row)
+                if reason is not None:
+                    return reason
+        return None
+
+    def trial(self) -> Trial:
+        """Rows over these for one event: kept only if that event folds (``Trial.keep``)."""
+        return Trial(self)
+
+    @classmethod
+    def empty(cls, tables: Sequence[Table]) -> Rows:
+        return cls({table.name: {} for table in tables})
+
+
+class Trial(Rows):
+    """One event's changes over a batch's rows: rows it reads are copied in, so an
+    event that fails to fold, or writes a row no store can hold, leaves no trace."""
+
+    def __init__(self, under: Rows) -> None:
+        super().__init__({name: {} for name in under.dirty})
+        self._under = under
+
+    def get(self, table: str, key: str) -> Row | None:
+        mine = self._rows[table]
+        if key not in mine:
+            found = self._under.get(table, key)
+            if found is None:
+                return None
+            mine[key] = dict(found)
+        return mine[key]
+
+    def is_new(self, table: str, key: str) -> bool:
+        return self._under.is_new(table, key)
+
+    def keep(self) -> None:
+        """Write this event's changes into the rows beneath."""
+        for table, rows in self.dirty.items():
+            for row in rows.values():
+                self._under.put(table, row)
+
+
+class RowsRefused(Exception):
+    """The store could not hold a row of the batch (the batch wrote nothing)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the store refused a row: {reason}")
+        self.reason = reason
 
 
 # One entry of the log as projections read it: position, topic, aggregate ID, version, state.
@@ -202,12 +299,19 @@ class ReadStore(Protocol):
         position: int,
         events: int,
         rows: Rows,
+        quarantine: Sequence[tuple[int, str]] = (),
     ) -> bool:
         """Write the rows and move the position from ``after`` in one transaction.
 
-        ``False`` (and nothing written) when the position was no longer ``after``:
-        another runner got there first.
+        ``quarantine`` lists the events (position, error type) this batch could not
+        fold; they are recorded in the same transaction. ``False`` (and nothing
+        written) when the position was no longer ``after``: another runner got there
+        first. ``RowsRefused`` (and nothing written) when the store cannot hold a row.
         """
+        ...
+
+    def quarantined(self, model: ReadModel) -> list[tuple[int, str]]:
+        """The events (position, error type) the live generation could not fold."""
         ...
 
     def begin_rebuild(self, model: ReadModel) -> int:

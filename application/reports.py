@@ -124,7 +124,24 @@ class Reports:
         return Scope(sorted(c for c in codes if self.access.covers(actor, c, grid_id)), grid_id)
 
     def local(self, value: int | None) -> str | None:
-        return None if value is None else from_micros(value).astimezone(self.zone).isoformat()
+        """A stored moment in the county's time; in UTC at the calendar's very edges,
+        and ``None`` for one beyond it (an older version may have recorded any time)."""
+        if value is None:
+            return None
+        try:
+            moment = from_micros(value)
+        except OverflowError:
+            return None
+        try:
+            return moment.astimezone(self.zone).isoformat()
+        except OverflowError:
+            return moment.isoformat()
+
+    def unfolded(self) -> int:
+        """How many events the read models behind the reports could not fold."""
+        return sum(
+            len(self.store.quarantined(model)) for model in (self.casework, self.organisation)
+        )
 
     def midnight(self, day: date) -> int:
         return micros(datetime.combine(day, time(0), self.zone))
@@ -232,7 +249,7 @@ class Reports:
                     "grievances_overdue": overdue_cases[cadre["id"]],
                 }
             )
-        return {"week": week, "items": items}
+        return {"week": week, "items": items, "unfolded_events": self.unfolded()}
 
     def cadres(self, scope: Scope) -> list[Row]:
         where: list[Condition | AnyOf] = [
@@ -289,6 +306,7 @@ class Reports:
             "households_due": len(overdue),
             "overdue_households": overdue,
             "pending_mandatory": pending,
+            "unfolded_events": self.unfolded(),
         }
 
     # -- resolution ---------------------------------------------------------------
@@ -318,7 +336,7 @@ class Reports:
         for case in cases:
             groups[GROUPS[group_by](case)].append(case)
         items = [{"group": key, **rates(groups[key], now)} for key in sorted(groups)]
-        return {"group_by": group_by, "items": items}
+        return {"group_by": group_by, "items": items, "unfolded_events": self.unfolded()}
 
     # -- late entries and the ledger ----------------------------------------------
 
@@ -356,7 +374,7 @@ class Reports:
             for visit in visits
             if visit["household_id"] in households
         ]
-        return {"items": items}
+        return {"items": items, "unfolded_events": self.unfolded()}
 
     def ledger(
         self,
@@ -376,7 +394,7 @@ class Reports:
         )
         accounts = {row["id"]: row for row in self.store.select(self.organisation, "accounts")}
         cases = [{**c, "summary": self.reveal(c["household_id"], c["summary"])} for c in cases]
-        return ledger_of(cases, accounts, self.local)
+        return ledger_of(cases, accounts, self.local, self.unfolded())
 
     # -- stars --------------------------------------------------------------------
 
@@ -475,6 +493,7 @@ class StarBoard:
             "final": final,
             "criteria_version": self.criteria.version,
             "items": items,
+            "unfolded_events": self.reports.unfolded(),
         }
 
     def judge(

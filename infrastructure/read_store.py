@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from application.read_model import (
@@ -26,6 +27,7 @@ from application.read_model import (
     ReadModel,
     Row,
     Rows,
+    RowsRefused,
     Table,
     Tracking,
     Where,
@@ -38,6 +40,19 @@ BOOKKEEPING = (
     " model TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
     " events BIGINT NOT NULL, layout TEXT NOT NULL,"
     " PRIMARY KEY (model, generation))",
+    # Events a generation could not fold: where and why, never what they held.
+    "CREATE TABLE IF NOT EXISTS {quarantine} ("
+    " model TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
+    " error TEXT NOT NULL, PRIMARY KEY (model, generation, position))",
+)
+# What a driver raises for a value its store cannot hold (a batch whose rows passed
+# ``Table.refusal`` should never meet one): the batch is then folded event by event.
+DATA_ERRORS = (
+    psycopg.DataError,
+    sqlite3.DataError,
+    OverflowError,
+    ValueError,
+    TypeError,
 )
 SQL_TYPES = {"text": "TEXT", "int": "BIGINT"}
 OPERATORS = {"=": "=", "!=": "<>", ">=": ">=", "<": "<", "<=": "<=", ">": ">"}
@@ -56,6 +71,7 @@ class SQLReadStore:
         self._prefix = prefix  # "" for SQLite, '"schema".' for Postgres
         self._generations = self.qualified("rm_generations")
         self._tracking = self.qualified("rm_tracking")
+        self._quarantine = self.qualified("rm_quarantine")
 
     def qualified(self, name: str) -> str:
         return f'{self._prefix}"{name}"'
@@ -103,7 +119,11 @@ class SQLReadStore:
             self.lock_bookkeeping(cursor)
             for statement in BOOKKEEPING:
                 cursor.execute(
-                    statement.format(generations=self._generations, tracking=self._tracking)
+                    statement.format(
+                        generations=self._generations,
+                        tracking=self._tracking,
+                        quarantine=self._quarantine,
+                    )
                 )
             cursor.execute(
                 self.sql(f"SELECT live FROM {self._generations} WHERE model = ?"), [model.name]
@@ -125,6 +145,7 @@ class SQLReadStore:
             columns = ", ".join(f"{c} {SQL_TYPES[t]}" for c, t in table.columns.items())
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
             cursor.execute(f"CREATE TABLE {name} (id TEXT PRIMARY KEY, {columns})")
+        self._forget_quarantine(cursor, model, generation)
         cursor.execute(
             self.sql(
                 f"INSERT INTO {self._tracking}"
@@ -210,7 +231,14 @@ class SQLReadStore:
             )
             self._drop_generation(cursor, model, int(live))
 
+    def _forget_quarantine(self, cursor: Any, model: ReadModel, generation: int) -> None:
+        cursor.execute(
+            self.sql(f"DELETE FROM {self._quarantine} WHERE model = ? AND generation = ?"),
+            [model.name, generation],
+        )
+
     def _drop_generation(self, cursor: Any, model: ReadModel, generation: int) -> None:
+        self._forget_quarantine(cursor, model, generation)
         cursor.execute(
             self.sql(f"DELETE FROM {self._tracking} WHERE model = ? AND generation = ?"),
             [model.name, generation],
@@ -252,6 +280,7 @@ class SQLReadStore:
         position: int,
         events: int,
         rows: Rows,
+        quarantine: Sequence[tuple[int, str]] = (),
     ) -> bool:
         try:
             with self.transaction() as cursor:
@@ -273,9 +302,31 @@ class SQLReadStore:
                             row for key, row in dirty.items() if not rows.is_new(table.name, key)
                         ]
                         self.write_rows(cursor, name, table, new, changed)
+                if quarantine:
+                    cursor.executemany(
+                        self.sql(
+                            f"INSERT INTO {self._quarantine} (model, generation, position, error)"
+                            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                        ),
+                        [[model.name, generation, at, error] for at, error in quarantine],
+                    )
         except Rollback:
             return False
+        except DATA_ERRORS as error:
+            raise RowsRefused(type(error).__name__) from error
         return True
+
+    def quarantined(self, model: ReadModel) -> list[tuple[int, str]]:
+        with self.transaction(write=False) as cursor:
+            generation = self.live_generation(cursor, model)
+            cursor.execute(
+                self.sql(
+                    f"SELECT position, error FROM {self._quarantine}"
+                    " WHERE model = ? AND generation = ? ORDER BY position"
+                ),
+                [model.name, generation],
+            )
+            return [(int(position), str(error)) for position, error in cursor.fetchall()]
 
     # -- queries --------------------------------------------------------------------
 

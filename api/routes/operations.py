@@ -22,14 +22,28 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 def readyz(request: Request) -> JSONResponse | dict[str, str]:
-    """The event store answers; 503 otherwise."""
+    """The event store answers and every read model folded every event; 503 otherwise.
+
+    A read model holding quarantined events still serves (README, "Events a read
+    model cannot fold"), but is not whole: the body names how many per model.
+    """
+    county = county_of(request)
     try:
-        county_of(request).ping()
+        county.ping()
+        quarantined = county.services.projections.quarantined()
     except Exception as error:
         return problem(
             503,
             f"the event store is unreachable ({type(error).__name__})",
             headers={"Retry-After": "5"},
+        )
+    stuck = {model: count for model, count in quarantined.items() if count}
+    if stuck:
+        named = ", ".join(f"{model}: {count}" for model, count in sorted(stuck.items()))
+        return problem(
+            503,
+            f"read models could not fold some events ({named}); they serve everything else",
+            quarantined_events=stuck,
         )
     return {"status": "ready"}
 
@@ -55,6 +69,12 @@ def metrics(request: Request) -> Response:
             state = "live" if row.live else "building"
             labels = f'model="{row.model}",generation="{row.generation}",state="{state}"'
             lines.append(f"{name}{{{labels}}} {value_of(row)}")
+    lines += [
+        "# HELP anju_projection_quarantined_events Events the live read model could not fold.",
+        "# TYPE anju_projection_quarantined_events gauge",
+    ]
+    for model, count in projections.quarantined().items():
+        lines.append(f'anju_projection_quarantined_events{{model="{model}"}} {count}')
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
