@@ -13,6 +13,7 @@ from api.bootstrap import County, open_county
 from api.errors import PROBLEM, V1_PROBLEMS, install_error_handlers
 from api.idempotency import Idempotency
 from api.middleware import AccessLog, BodyLimit
+from api.outage import install_outage_handlers
 from api.routes import audit, grievances, households, operations, organisation, reports, visits
 from application.ports import Clock
 from infrastructure.settings import Settings
@@ -48,6 +49,7 @@ def create_app(
 
     app = FastAPI(title="Anju 安居", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    install_outage_handlers(app)
     app.include_router(operations.router)
     for module in (organisation, households, visits, grievances, reports, audit):
         app.include_router(module.router, responses=V1_PROBLEMS)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from psycopg_pool import ConnectionPool
 
 from application.audit import Audit, LedgerBroken
 from application.casebook import Casebook
@@ -26,6 +25,7 @@ from infrastructure.event_store import (
     make_postgres_append_only,
     make_postgres_notify,
     make_sqlite_append_only,
+    open_pool,
 )
 from infrastructure.idempotency import PostgresIdempotencyStore, SQLiteIdempotencyStore
 from infrastructure.keystores import PostgresKeyStore, SQLiteKeyStore
@@ -144,13 +144,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         for table in (events_table, *LEDGER_TABLES):
             make_postgres_append_only(settings.database_url, settings.county, table)
         make_postgres_notify(settings.database_url, settings.county, events_table)
-        pool = ConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=8,
-            open=True,
-            kwargs={"autocommit": True},
-        )
+        pool = open_pool(settings.database_url, settings.database_wait_seconds)
         closers.append(pool.close)
         keys: PostgresKeyStore | SQLiteKeyStore = PostgresKeyStore(pool, settings.county)
         idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore = PostgresIdempotencyStore(
@@ -167,7 +161,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         )
 
         def ping() -> None:
-            with pool.connection(timeout=2) as conn:
+            with pool.connection() as conn:
                 conn.execute("SELECT 1")
     else:
         make_sqlite_append_only(env["SQLITE_DBNAME"])

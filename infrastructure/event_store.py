@@ -4,21 +4,45 @@ The library reads its settings from an environment mapping; this module is the
 one place that maps Anju's settings onto it. POSTGRES_ENABLE_DB_FUNCTIONS stays
 off: in 9.5.6 its insert path skips the table lock that keeps positions in
 commit order, and subscribers could skip events.
+
+Every PostgreSQL pool of a county fails fast and heals by itself: a request
+waits at most ``database_wait_seconds`` for a connection, then gets
+``DatabaseUnavailable`` (the API answers 503); each connection is checked as it
+leaves the pool, and one broken by a restart of the server has the pool
+replace them all; and a lost connection is retried for a couple of seconds only.
+psycopg_pool would otherwise retry it with a backoff growing to minutes, and
+count it as open all that while, so a county could stay unable to connect long
+after its database was back.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import psycopg
+from eventsourcing.postgres import ConnectionPool as LibraryPool
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from infrastructure.sealed_recorders import CHECKPOINTS, SEALS
-from infrastructure.settings import Settings
+from infrastructure.settings import DATABASE_WAIT_SECONDS, Settings
 
 EVENTS_TABLE_SQLITE = "stored_events"
 LEDGER_TABLES = (SEALS, CHECKPOINTS)
+# libpq's shortest connect timeout: a host that drops packets fails this fast.
+CONNECT_TIMEOUT_SECONDS = 2
+# How long the pool retries a lost connection before it gives the place up; the
+# next request then opens a new one at once.
+RECONNECT_SECONDS = 2.0
+# How long a request waits for a connection while the database is taken for down.
+DOWN_WAIT_SECONDS = 0.25
+# The pool wait, handed to the factory below through the library's environment.
+POOL_WAIT = "POSTGRES_POOL_WAIT_SECONDS"
 
 
 def events_table_postgres(application_name: str) -> str:
@@ -27,7 +51,7 @@ def events_table_postgres(application_name: str) -> str:
 
 def event_store_env(settings: Settings) -> dict[str, str]:
     if settings.database_url:
-        return postgres_env(settings.database_url, settings.county)
+        return postgres_env(settings.database_url, settings.county, settings.database_wait_seconds)
     settings.county_dir.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -37,12 +61,14 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def postgres_env(url: str, schema: str) -> dict[str, str]:
+def postgres_env(
+    url: str, schema: str, wait_seconds: float = DATABASE_WAIT_SECONDS
+) -> dict[str, str]:
     parts = urlparse(url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("ANJU_DATABASE_URL must be a postgresql:// URL")
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "infrastructure.event_store:FailFastPostgresFactory",
         "APPLICATION_RECORDER_TOPIC": "infrastructure.sealed_recorders:SealedPostgresRecorder",
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
@@ -54,8 +80,94 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "10",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        POOL_WAIT: str(wait_seconds),
     }
+
+
+class DatabaseUnavailable(Exception):
+    """No connection to PostgreSQL within the pool wait: the database is down or saturated.
+
+    Deliberately not a psycopg error: the library retries its own OperationalError
+    ten times (0.2 s apart), which would turn a one-second wait into twelve.
+    """
+
+
+class FailFastPool(ConnectionPool[Any]):
+    """A pool that waits a bounded time, hands out only live connections, and heals.
+
+    Each connection is pinged as it leaves the pool. One that fails was opened
+    before the server went away, and so were the others: the pool is drained
+    (every idle connection closed, those out closed when they come back) and
+    refilled as the server allows. psycopg_pool's own check would instead sleep
+    a growing backoff after each broken connection, so after a restart each
+    stale connection would cost a request its whole wait.
+
+    Once a wait has run out, the pool takes the database for down and waits
+    only ``DOWN_WAIT_SECONDS`` until a connection is handed out again: a request
+    that touches the database several times (a command, then its idempotency
+    record) pays the full wait once, not once per touch.
+    """
+
+    _down = False
+
+    def getconn(self, timeout: float | None = None) -> Any:
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + (min(wait, DOWN_WAIT_SECONDS) if self._down else wait)
+        while True:
+            try:
+                conn = super().getconn(deadline - time.monotonic())
+            except PoolTimeout as error:
+                self._down = True
+                raise DatabaseUnavailable(str(error)) from error
+            try:
+                ConnectionPool.check_connection(conn)
+            except psycopg.Error:
+                self.putconn(conn)
+                self.drain()
+            else:
+                self._down = False
+                return conn
+
+
+class FailFastLibraryPool(LibraryPool[Any], FailFastPool):
+    """The library's pool (it sets the password per connection), failing fast too."""
+
+
+class FailFastPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory with a pool that fails fast and heals by itself."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        datastore = self.datastore
+        built = datastore.pool  # not opened yet: the library opens it on first use
+        if not isinstance(built.kwargs, dict):
+            raise TypeError("the library's pool was built without connection arguments")
+        datastore.pool = FailFastLibraryPool(
+            get_password_func=built.get_password_func,
+            connection_class=built.connection_class,
+            kwargs={**built.kwargs, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            min_size=built.min_size,
+            max_size=built.max_size,
+            open=False,
+            configure=datastore.after_connect_func(),
+            timeout=float(self.env.get(POOL_WAIT) or DATABASE_WAIT_SECONDS),
+            max_waiting=built.max_waiting,
+            max_lifetime=built.max_lifetime,
+            reconnect_timeout=RECONNECT_SECONDS,
+        )
+
+
+def open_pool(url: str, wait_seconds: float = DATABASE_WAIT_SECONDS) -> FailFastPool:
+    """The county's own pool (keys, read models, idempotency, ledger), failing fast."""
+    return FailFastPool(
+        url,
+        min_size=1,
+        max_size=8,
+        open=True,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        timeout=wait_seconds,
+        reconnect_timeout=RECONNECT_SECONDS,
+    )
 
 
 def create_postgres_schema(url: str, schema: str) -> None:

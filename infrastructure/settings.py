@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 COUNTY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# How long a request waits for a PostgreSQL connection before the API answers 503.
+DATABASE_WAIT_SECONDS = 1.0
 
 
 class Settings(BaseSettings):
@@ -17,6 +19,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     county: str = "demo"
+    # How long a request waits for a PostgreSQL connection before it answers 503
+    # (seconds); a database that is down is reported this fast.
+    database_wait_seconds: float = Field(default=DATABASE_WAIT_SECONDS, gt=0, le=60)
     timezone: str = "Asia/Shanghai"
     # The master key wraps every household key. Base64 of 32 bytes, or a file holding it.
     master_key: str | None = None
