@@ -2,21 +2,35 @@
 
 The same key with a different body is a 422. Twenty concurrent repeats run the
 command once: the first claims the key, the others wait for its answer.
+
+Exactly once rests on the key's record, written in the same transaction as the
+command's events (``application.command_keys``), not on the remembered answer:
+after a 5xx, a crash or an outage, a retry finds the record and is given the
+command's answer rebuilt from it, and a command that did not commit runs again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.command_outcomes import rebuilt_answer
 from api.errors import problem
+from application.command_keys import (
+    CommandAlreadyRecorded,
+    CommandKey,
+    KeyRecord,
+    running_under,
+)
 from infrastructure.idempotency import Claim, StoredAnswer
 
-WAIT_SECONDS = 30.0
+# How long a repeat waits for a running first attempt before running under the key itself.
+WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.02
 MAX_KEY_LENGTH = 200
 KEY_LOC = ["header", "Idempotency-Key"]
@@ -41,46 +55,82 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         key = key_bytes.decode("latin-1").strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            message = f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            message = f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters"
             await problem(422, message, errors=[{"loc": KEY_LOC, "msg": message}])(
                 scope, receive, send
             )
             return
         body = await read_body(receive)
-        store: IdempotencyStore = scope["app"].state.county.idempotency
+        county = scope["app"].state.county
         caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()
         fingerprint = hashlib.sha256(
             scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n" + body
         ).hexdigest()
-        claim = await self._claim(store, caller, key, fingerprint)
+        claim = await self._claim(county.idempotency, caller, key, fingerprint)
         if claim.outcome == "mismatch":
-            message = "this Idempotency-Key was used with another request"
-            await problem(422, message, errors=[{"loc": KEY_LOC, "msg": message}])(
-                scope, receive, send
-            )
+            await mismatch()(scope, receive, send)
         elif claim.outcome == "answer" and claim.answer is not None:
             await replay(claim.answer, send)
-        elif claim.outcome == "pending":
-            await problem(
-                409,
-                "a request with this Idempotency-Key is still running",
-                headers={"Retry-After": "1"},
-            )(scope, receive, send)
         else:
-            await self._run(scope, body, send, store, caller, key)
+            command = CommandKey(caller, key, fingerprint)
+            answer = await self._answer(scope, body, county, command)
+            if answer.status >= 500:
+                await anyio.to_thread.run_sync(county.idempotency.release, caller, key)
+            else:
+                await anyio.to_thread.run_sync(county.idempotency.complete, caller, key, answer)
+            await replay(answer, send)
 
     async def _claim(self, store: IdempotencyStore, caller: str, key: str, fp: str) -> Claim:
+        """The key's claim; a claim still pending after a while is taken over.
+
+        Taking over is safe: the key is recorded with the command's events, so of
+        two attempts only one can commit (the other's answer is rebuilt from it).
+        A server that died mid-command therefore never strands a key.
+        """
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             claim = await anyio.to_thread.run_sync(store.claim, caller, key, fp)
-            if claim.outcome != "pending" or time.monotonic() > deadline:
+            if claim.outcome != "pending":
                 return claim
+            if time.monotonic() > deadline:
+                return Claim("mine")
             await anyio.sleep(POLL_SECONDS)
 
-    async def _run(
-        self, scope: Scope, body: bytes, send: Send, store: IdempotencyStore, caller: str, key: str
-    ) -> None:
+    async def _answer(
+        self, scope: Scope, body: bytes, county: Any, command: CommandKey
+    ) -> StoredAnswer:
+        """Run the command under its key, unless a record says it already ran."""
+        record = await self._record(county, command)
+        if record is None:
+            try:
+                with running_under(command):
+                    answer = await self._run(scope, body)
+            except CommandAlreadyRecorded:
+                answer = None
+            if answer is not None and answer.status < 300:
+                return answer
+            record = await self._record(county, command)
+            if record is None:
+                if answer is None:
+                    raise RuntimeError("a key was recorded and then not found")
+                return answer
+        if record.fingerprint != command.fingerprint:
+            return stored(mismatch())
+        return await rebuilt_answer(self.app, scope, body, county.book, record)
+
+    @staticmethod
+    async def _record(county: Any, command: CommandKey) -> KeyRecord | None:
+        """The key's record in the log's store; None when absent or the store cannot say."""
+        try:
+            found: KeyRecord | None = await anyio.to_thread.run_sync(
+                county.book.recorder.key_record, command.scope, command.key
+            )
+        except Exception:  # the store is down: the answer already in hand stands
+            return None
+        return found
+
+    async def _run(self, scope: Scope, body: bytes) -> StoredAnswer:
         start: Message = {}
         chunks: list[bytes] = []
 
@@ -93,23 +143,27 @@ class Idempotency:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        try:
-            await self.app(scope, replay_receive, capture)
-        except BaseException:
-            await anyio.to_thread.run_sync(store.release, caller, key)
-            raise
-        answer = StoredAnswer(
+        await self.app(scope, replay_receive, capture)
+        return StoredAnswer(
             status=int(start.get("status", 500)),
             headers=[
                 (n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])
             ],
             body=b"".join(chunks),
         )
-        if answer.status >= 500:
-            await anyio.to_thread.run_sync(store.release, caller, key)
-        else:
-            await anyio.to_thread.run_sync(store.complete, caller, key, answer)
-        await replay(answer, send)
+
+
+def mismatch() -> JSONResponse:
+    message = "this Idempotency-Key was used with another request"
+    return problem(422, message, errors=[{"loc": KEY_LOC, "msg": message}])
+
+
+def stored(response: JSONResponse) -> StoredAnswer:
+    return StoredAnswer(
+        response.status_code,
+        [(n.decode("latin-1"), v.decode("latin-1")) for n, v in response.raw_headers],
+        bytes(response.body),
+    )
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -122,11 +176,12 @@ async def read_body(receive: Receive) -> bytes:
 
 
 async def replay(answer: StoredAnswer, send: Send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": answer.status,
-            "headers": [(n.encode("latin-1"), v.encode("latin-1")) for n, v in answer.headers],
-        }
-    )
+    """Send a remembered answer; its length is counted anew (erasure may have shortened it)."""
+    headers = [
+        (n.encode("latin-1"), v.encode("latin-1"))
+        for n, v in answer.headers
+        if n.lower() != "content-length"
+    ]
+    headers.append((b"content-length", str(len(answer.body)).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})

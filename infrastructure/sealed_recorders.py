@@ -11,12 +11,17 @@ that reason: a trigger would seal a forged insert as readily as a real one.
 Seals live in ``anju_seals(position, hash)`` beside the events, and signed
 checkpoints in ``anju_checkpoints``; both are append-only like the log.
 
+The same transaction records the idempotency key a command runs under, if any,
+in ``anju_command_keys`` (see ``application.command_keys``): a key already
+recorded there aborts the insert, so a command is committed once per key.
+
 A log written before the ledger existed is sealed whole once, when its seals
 table is still empty. After that nothing seals an event after the fact.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,11 +32,41 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from application.command_keys import (
+    CommandAlreadyRecorded,
+    CommandKey,
+    KeyRecord,
+    SavedAggregate,
+    current_key,
+)
 from application.hash_chain import GENESIS, link
 
 SEALS = "anju_seals"
 CHECKPOINTS = "anju_checkpoints"
+COMMAND_KEYS = "anju_command_keys"
 BACKLOG_BATCH = 5000
+
+
+def saved_aggregates(stored_events: Sequence[StoredEvent]) -> str:
+    """Each aggregate's last new version, and the topic of its last event, as JSON."""
+    last: dict[str, tuple[int, str]] = {}
+    for event in stored_events:
+        last[str(event.originator_id)] = (event.originator_version, event.topic)
+    return json.dumps([[aid, version, topic] for aid, (version, topic) in last.items()])
+
+
+def key_record(fingerprint: str, position: int, saved: str) -> KeyRecord:
+    return KeyRecord(
+        fingerprint,
+        int(position),
+        tuple(SavedAggregate(str(a), int(v), str(t)) for a, v, t in json.loads(saved)),
+    )
+
+
+def key_to_record() -> CommandKey | None:
+    """The key of the command being saved, unless an earlier save of it already recorded it."""
+    key = current_key()
+    return None if key is None or key.saved else key
 
 
 def seal_rows(previous: bytes, rows: Iterable[Sequence[Any]]) -> list[tuple[int, bytes]]:
@@ -67,8 +102,13 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
                     " signed_at timestamptz NOT NULL, signature bytea NOT NULL,"
                     " key_id text NOT NULL, county text NOT NULL)"
                 ).format(Identifier(schema, CHECKPOINTS)),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (scope text, key text, fingerprint text NOT NULL,"
+                    " position bigint NOT NULL, saved text NOT NULL, PRIMARY KEY (scope, key))"
+                ).format(Identifier(schema, COMMAND_KEYS)),
             ]
         )
+        self.command_keys = Identifier(schema, COMMAND_KEYS)
         self.last_seal: Composed = SQL("SELECT hash FROM {} ORDER BY position DESC LIMIT 1").format(
             self.seals
         )
@@ -89,7 +129,44 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
         row = curs.fetchone()
         previous = bytes(row["hash"]) if row else GENESIS
         curs.executemany(self.insert_seal, seal_rows(previous, recorded(ids, stored_events)))
+        key = key_to_record()
+        if key is not None:
+            self._record_key(curs, key, ids[-1], stored_events)
         return ids
+
+    def _record_key(
+        self,
+        curs: Cursor[DictRow],
+        key: CommandKey,
+        position: int,
+        stored_events: Sequence[StoredEvent],
+    ) -> None:
+        curs.execute(
+            SQL("SELECT 1 FROM {} WHERE scope = %s AND key = %s").format(self.command_keys),
+            (key.scope, key.key),
+        )
+        if curs.fetchone() is not None:
+            raise CommandAlreadyRecorded(key.key)
+        curs.execute(
+            SQL(
+                "INSERT INTO {} (scope, key, fingerprint, position, saved)"
+                " VALUES (%s, %s, %s, %s, %s)"
+            ).format(self.command_keys),
+            (key.scope, key.key, key.fingerprint, position, saved_aggregates(stored_events)),
+        )
+
+    def key_record(self, scope: str, key: str) -> KeyRecord | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT fingerprint, position, saved FROM {} WHERE scope = %s AND key = %s"
+                ).format(self.command_keys),
+                (scope, key),
+            )
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return key_record(row["fingerprint"], row["position"], row["saved"])
 
     def seal_backlog(self) -> None:
         """Seal a log recorded before the ledger existed, once, under the write lock."""
@@ -119,6 +196,9 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " position INTEGER NOT NULL, hash BLOB NOT NULL, signed_at TEXT NOT NULL,"
             " signature BLOB NOT NULL, key_id TEXT NOT NULL, county TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {COMMAND_KEYS} (scope TEXT, key TEXT,"
+            " fingerprint TEXT NOT NULL, position INTEGER NOT NULL, saved TEXT NOT NULL,"
+            " PRIMARY KEY (scope, key))",
         ]
 
     def _create_table(self, c: SQLiteCursor) -> None:
@@ -143,7 +223,34 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
         row = c.fetchone()
         previous = bytes(row[0]) if row else GENESIS
         self._insert_seals(c, seal_rows(previous, recorded(ids, stored_events)))
+        key = key_to_record()
+        if key is not None:
+            self._record_key(c, key, ids[-1], stored_events)
         return ids
+
+    def _record_key(
+        self, c: SQLiteCursor, key: CommandKey, position: int, stored_events: Sequence[StoredEvent]
+    ) -> None:
+        c.execute(f"SELECT 1 FROM {COMMAND_KEYS} WHERE scope = ? AND key = ?", (key.scope, key.key))
+        if c.fetchone() is not None:
+            raise CommandAlreadyRecorded(key.key)
+        c.execute(
+            f"INSERT INTO {COMMAND_KEYS} (scope, key, fingerprint, position, saved)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.scope, key.key, key.fingerprint, position, saved_aggregates(stored_events)),
+        )
+
+    def key_record(self, scope: str, key: str) -> KeyRecord | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT fingerprint, position, saved FROM {COMMAND_KEYS}"
+                " WHERE scope = ? AND key = ?",
+                (scope, key),
+            )
+            row = c.fetchone()
+        if row is None:
+            return None
+        return key_record(row[0], row[1], row[2])
 
     def _insert_seals(self, c: SQLiteCursor, seals: list[tuple[int, bytes]]) -> None:
         c.executemany(f"INSERT INTO {SEALS} (position, hash) VALUES (?, ?)", seals)

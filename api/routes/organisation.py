@@ -81,6 +81,14 @@ def open_account(
     return committed(response, view, position)
 
 
+@router.get("/accounts/{account_id}", response_model=AccountView)
+def get_account(
+    account_id: str, actor: CurrentActor, services: Services, response: Response
+) -> AccountView:
+    """An account (admin, or the account itself)."""
+    return tagged(response, services.organisation.get_account(actor, account_id))
+
+
 @router.post(
     "/accounts/{account_id}/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedToken
 )
