@@ -25,8 +25,9 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Tests run in parallel, one worker per core.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 unit: install
 	$(BIN)/pytest tests/unit
