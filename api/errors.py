@@ -60,7 +60,7 @@ class Problem(BaseModel):
 
 
 # Inputs checked in the application that arrive as query parameters, not in the body.
-QUERY_FIELDS = frozenset({"week", "month", "as_of", "group_by"})
+QUERY_FIELDS = frozenset({"week", "month", "as_of", "group_by", "consistent_with"})
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
