@@ -9,8 +9,9 @@ called by each role and the answer checked exactly:
 - the auditor sees it masked (``application/masking.py``): ``欧***``, ``139****4321``,
   ``522601********002X``; parties are ``null`` in views and ``"***"`` in history and
   the audit log;
-- the cadre of another community and the admin are refused with 403, or (on lists
-  and county-wide reports, which are scoped to the caller) do not find the records.
+- the admin is refused with 403; the cadre of another community is answered as if
+  the records did not exist (404 for an ID in the path, 422 for one in the body);
+  on lists and county-wide reports, which are scoped to the caller, neither finds them.
 
 And whatever the role, the raw text of every answer (headers included, and JSON
 ``\\u`` escapes of the values) is searched for a clear value the role may not see.
@@ -163,6 +164,11 @@ def expected_personal(role: str) -> dict[str, str | None]:
     return {"clear": CLEAR, "masked": MASKED, "nothing": HIDDEN}[SEES[role]]
 
 
+def refused(role: str, answer: httpx.Response) -> None:
+    """The admin may not read casework (403); to an outsider the record does not exist (404)."""
+    assert_problem(answer, 404 if role == "outsider" else 403)
+
+
 def ok(answer: httpx.Response) -> Any:
     assert answer.status_code == 200, f"{answer.status_code} {answer.text[:300]}"
     return answer.json()
@@ -170,7 +176,7 @@ def ok(answer: httpx.Response) -> Any:
 
 def household_one(role: str, answer: httpx.Response, scene: Scene) -> None:
     if SEES[role] == "nothing":
-        assert_problem(answer, 403)
+        refused(role, answer)
         return
     body = ok(answer)
     assert body["id"] == scene.household_id
@@ -179,7 +185,7 @@ def household_one(role: str, answer: httpx.Response, scene: Scene) -> None:
 
 def household_history(role: str, answer: httpx.Response, scene: Scene) -> None:
     if SEES[role] == "nothing":
-        assert_problem(answer, 403)
+        refused(role, answer)
         return
     entries = ok(answer)
     registered = [e for e in entries if e["event_type"] == "Household.Registered"]
@@ -217,7 +223,7 @@ def household_search_by_clear_name(role: str, answer: httpx.Response, scene: Sce
 
 def grievance_one(role: str, answer: httpx.Response, scene: Scene) -> None:
     if SEES[role] == "nothing":
-        assert_problem(answer, 403)
+        refused(role, answer)
         return
     body = ok(answer)
     assert body["id"] == scene.grievance_id
@@ -235,9 +241,17 @@ def grievance_list(role: str, answer: httpx.Response, scene: Scene) -> None:
     assert [item["parties"] for item in found] == [PARTIES if SEES[role] == "clear" else None]
 
 
+def grievance_list_of_household(role: str, answer: httpx.Response, scene: Scene) -> None:
+    """To an outsider the household filter names nothing: 422, as for a made-up ID."""
+    if role == "outsider":
+        assert_problem(answer, 422)
+        return
+    grievance_list(role, answer, scene)
+
+
 def grievance_history(role: str, answer: httpx.Response, scene: Scene) -> None:
     if SEES[role] == "nothing":
-        assert_problem(answer, 403)
+        refused(role, answer)
         return
     entries = ok(answer)
     filed = [e for e in entries if e["event_type"] == "Grievance.Filed"]
@@ -247,7 +261,7 @@ def grievance_history(role: str, answer: httpx.Response, scene: Scene) -> None:
 
 def visit_one(role: str, answer: httpx.Response, scene: Scene) -> None:
     if SEES[role] == "nothing":
-        assert_problem(answer, 403)
+        refused(role, answer)
         return
     assert ok(answer)["id"] == scene.visit_id
 
@@ -262,7 +276,7 @@ def visit_list(role: str, answer: httpx.Response, scene: Scene) -> None:
 
 def visit_history(role: str, answer: httpx.Response, scene: Scene) -> None:
     if SEES[role] == "nothing":
-        assert_problem(answer, 403)
+        refused(role, answer)
         return
     assert ok(answer)
 
@@ -354,7 +368,10 @@ def reads(scene: Scene) -> dict[str, Read]:
         "GET grievance history": Read(f"/v1/grievances/{gid}/history", {}, grievance_history, True),
         "GET grievances": Read("/v1/grievances", {}, grievance_list, True),
         "GET grievances of household": Read(
-            "/v1/grievances", {"community_id": "xingfu", "household_id": hid}, grievance_list, True
+            "/v1/grievances",
+            {"community_id": "xingfu", "household_id": hid},
+            grievance_list_of_household,
+            True,
         ),
         "GET visit": Read(f"/v1/visits/{vid}", {}, visit_one, False),
         "GET visit history": Read(f"/v1/visits/{vid}/history", {}, visit_history, False),
@@ -422,14 +439,22 @@ def household_commands(world: World, hid: str) -> dict[str, Command]:
     }
 
 
+def refusal_of(role: str, path: str) -> int:
+    """403 for a role refused, or a place named outright; to an outsider a record named
+    by ID does not exist: 404 in the path, 422 for the household named in a filing."""
+    if role != "outsider" or path == "/v1/households":
+        return 403
+    return 422 if path == "/v1/grievances" else 404
+
+
 def refused_everywhere(world: World, where: str, path: str, body: dict[str, Any]) -> list[str]:
-    """The roles that may not write try it: 403, nothing recorded, no personal data."""
+    """The roles that may not write try it: refused, nothing recorded, no personal data."""
     failures = []
     for role in REFUSED_WRITERS:
         before = world.head()
         answer = account(world, role).client.post(path, json=body)
         try:
-            assert_problem(answer, 403)
+            assert_problem(answer, refusal_of(role, path))
             assert world.head() == before, "recorded events"
             check_no_leak(role, where, answer, carries_personal=True)
         except AssertionError as error:
@@ -554,6 +579,6 @@ def test_a_grid_cadre_reads_nothing_of_a_household_moved_out_of_its_grid(world: 
     ):
         answer = world.grid_cadre.client.get(path, params=params)
         found = leaked(raw(answer))
-        if answer.status_code != 403 or found:
+        if answer.status_code != 404 or found:
             failures.append(f"{path} {params}: {answer.status_code}, clear {found}")
     assert not failures, "\n" + "\n".join(failures)
