@@ -94,7 +94,7 @@ class Organisation:
     ) -> tuple[CommunityView, int]:
         self.access.check_admin(actor)
         if self.book.exists(community_key(code)):
-            raise AlreadyExists(f"community {code} already exists")
+            raise AlreadyExists("a community with this id already exists")
         community = Community.found(
             code=code,
             name=name,
@@ -159,7 +159,7 @@ class Organisation:
             if grid_id:
                 community.check_has_grid(grid_id)
         if self.book.exists(account_key(username)):
-            raise AlreadyExists(f"username {username} is taken")
+            raise AlreadyExists("that username is taken")
         account = Account.open(
             username=username,
             display_name=display_name,
@@ -179,7 +179,7 @@ class Organisation:
     def caseworker_reference(self, account_id: str, field: str) -> Account:
         account = self.book.load_reference(Account, account_id, "account", field)
         if not account.works_cases:
-            raise InvalidCommand(f"{field}: account {account_id} does no casework", field=field)
+            raise InvalidCommand(f"{field}: that account does no casework", field=field)
         return account
 
     def get_account(self, actor: Actor, account_id: str) -> AccountView:
