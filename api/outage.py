@@ -3,8 +3,8 @@
 What counts: no pooled connection within the wait (``DatabaseUnavailable``),
 psycopg's OperationalError and InterfaceError (a lost connection, a server
 shutting down or starting up, a lock or statement timeout, a serialization
-failure), the event-sourcing library's errors wrapping them, and SQLite's busy
-and locked errors. A PostgreSQL
+failure), the event-sourcing library's errors wrapping them, its own pool
+running out of connections, and SQLite's busy and locked errors. A PostgreSQL
 "program limit exceeded" (class 54, e.g. an index row too large) is refused:
 it is about the request, and repeating it would not help.
 
@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import psycopg
 import structlog
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -58,7 +58,7 @@ def is_outage(error: BaseException) -> bool:
 
 
 def _says_outage(error: BaseException) -> bool:
-    if isinstance(error, DatabaseUnavailable):
+    if isinstance(error, DatabaseUnavailable | ConnectionUnavailableError):
         return True
     if isinstance(error, psycopg.OperationalError):
         sqlstate = getattr(error, "sqlstate", None) or ""
@@ -77,7 +77,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
     while link is not None and id(link) not in seen:
         seen.add(id(link))
         yield link
-        link = link.__cause__ or link.__context__
+        link = link.__cause__
 
 
 def unavailable(error: BaseException) -> Response:
