@@ -32,7 +32,7 @@ from tests.e2e.hostile import (
 )
 
 EXAMPLES = 60
-BUDGET_SECONDS = 120.0
+BUDGET_SECONDS = 180.0
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 # -- hostile values ---------------------------------------------------------------------
@@ -525,6 +525,8 @@ def explore(world: World, group: list[Command], found: Findings) -> None:
         example = f"{path[:80]} {content[:200]!r} -> {answer.status_code} {answer.text[:200]}"
         if answer.status_code >= 500:
             found.note(f"{command.label}: {answer.status_code}", example)
+        elif answer.status_code < 300 and not isinstance(answer.json(), dict):
+            found.note(f"{command.label}: not a representation", example)
         elif answer.status_code >= 400:
             try:
                 assert_problem_answer(answer)
