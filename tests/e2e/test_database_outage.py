@@ -307,6 +307,17 @@ def listed_ids(client: httpx.Client, consistent_with: int) -> set[str]:
         params["cursor"] = page["next_cursor"]
 
 
+def checkpoint_reaches(server: LiveServer, position: int) -> bool:
+    """Whether the checkpoint schedule signs ``position`` (or beyond) within a few seconds."""
+    deadline = time.monotonic() + RECOVERY_LIMIT_SECONDS
+    while time.monotonic() < deadline:
+        latest = server.county.audit.ledger.latest_checkpoint()
+        if latest is not None and latest.position >= position:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 # -- the tests --------------------------------------------------------------------------
 
 
@@ -372,6 +383,7 @@ def test_postgres_stopped_under_load_answers_503_within_2_s_and_recovers_without
     assert set(acknowledged_ids(sent)) <= listed_ids(cadre, head), "projection did not resume"
     alive = {thread.name for thread in threading.enumerate() if thread.is_alive()}
     assert {"anju-projections", "anju-deadlines", "anju-checkpoints"} <= alive
+    assert checkpoint_reaches(outage_server, head), "the checkpoint schedule did not resume"
 
 
 @pytest.mark.postgres
