@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from application.access import Disclosure
@@ -96,12 +97,13 @@ class History:
                 continue
             if name in MASKS and isinstance(value, str) and household_id is not None:
                 value = self.reveal(household_id, name, value, disclosure)
-            elif name in texts and household_id is not None:
-                value = self.texts.reveal(household_id, value)
+            elif name in texts:
+                # A text whose household cannot be told is shown as nothing, never as stored.
+                value = self.texts.reveal(household_id, value) if household_id else None
             data[name] = plain(value)
         return data
 
-    def household_of(self, event: Any) -> UUID:
+    def household_of(self, event: Any) -> UUID | None:
         """The household an event of a household, visit or case is about (whose key seals it)."""
         if type(event).TOPIC.startswith("anju:Household."):
             return UUID(str(event.originator_id))
@@ -109,7 +111,10 @@ class History:
             return UUID(str(event.household_id))
         key = event.originator_id
         if key not in self._households_of_cases:
-            aggregate: Any = self.book.repository.get(key)
+            try:
+                aggregate: Any = self.book.repository.get(key)
+            except AggregateNotFoundError:
+                return None
             self._households_of_cases[key] = UUID(str(aggregate.household_id))
         return self._households_of_cases[key]
 
