@@ -16,11 +16,13 @@ import time
 from typing import Any, Protocol
 
 import anyio
-from fastapi.responses import JSONResponse
+import structlog
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.command_outcomes import rebuilt_answer
 from api.errors import problem
+from api.outage import is_outage, unavailable
 from application.command_keys import (
     CommandAlreadyRecorded,
     CommandKey,
@@ -29,6 +31,7 @@ from application.command_keys import (
 )
 from infrastructure.idempotency import Claim, StoredAnswer
 
+log = structlog.get_logger("anju.errors")
 # How long a repeat waits for a running first attempt before running under the key itself.
 WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.02
@@ -75,10 +78,7 @@ class Idempotency:
         else:
             command = CommandKey(caller, key, fingerprint)
             answer = await self._answer(scope, body, county, command)
-            if answer.status >= 500:
-                await anyio.to_thread.run_sync(county.idempotency.release, caller, key)
-            else:
-                await anyio.to_thread.run_sync(county.idempotency.complete, caller, key, answer)
+            await remember(county.idempotency, command, answer)
             await replay(answer, send)
 
     async def _claim(self, store: IdempotencyStore, caller: str, key: str, fp: str) -> Claim:
@@ -108,6 +108,8 @@ class Idempotency:
                     answer = await self._run(scope, body)
             except CommandAlreadyRecorded:
                 answer = None
+            except Exception as error:  # answered here, so that the key is released
+                answer = failed(error)
             if answer is not None and answer.status < 300:
                 return answer
             record = await self._record(county, command)
@@ -153,12 +155,31 @@ class Idempotency:
         )
 
 
+async def remember(store: IdempotencyStore, command: CommandKey, answer: StoredAnswer) -> None:
+    """Keep the answer for repeats (a 5xx frees the key); the key's record stands regardless."""
+    try:
+        if answer.status >= 500:
+            await anyio.to_thread.run_sync(store.release, command.scope, command.key)
+        else:
+            await anyio.to_thread.run_sync(store.complete, command.scope, command.key, answer)
+    except Exception as error:  # a repeat rebuilds the answer from the key's record
+        log.warning("idempotent_answer_not_kept", error_type=type(error).__name__)
+
+
+def failed(error: Exception) -> StoredAnswer:
+    """A command that raised: 503 when the store is out of reach, else a logged 500."""
+    if is_outage(error):
+        return stored(unavailable(error))
+    log.error("unhandled_error", error_type=type(error).__name__)
+    return stored(problem(500, "an internal error occurred; it has been logged"))
+
+
 def mismatch() -> JSONResponse:
     message = "this Idempotency-Key was used with another request"
     return problem(422, message, errors=[{"loc": KEY_LOC, "msg": message}])
 
 
-def stored(response: JSONResponse) -> StoredAnswer:
+def stored(response: Response) -> StoredAnswer:
     return StoredAnswer(
         response.status_code,
         [(n.decode("latin-1"), v.decode("latin-1")) for n, v in response.raw_headers],
