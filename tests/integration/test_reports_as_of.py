@@ -45,6 +45,7 @@ def live_at(county: County, moment: datetime) -> Reports:
         live.access,
         StoppedClock(moment),
         "Asia/Shanghai",
+        reveal=live.reveal,
     )
 
 
