@@ -47,6 +47,10 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
 SEALED_TOKEN = re.compile(r"v1\.[A-Za-z0-9_-]{38,}={0,2}")
 
 
+# Free texts are scrubbed from copies of answers; ASCII ones shorter than this are not.
+SHORTEST_SCRUBBED_ASCII = 8
+
+
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and SEALED_TOKEN.fullmatch(value) is not None
 
@@ -89,12 +93,17 @@ class FreeText:
         return value if self.vault.holds_key(key) else None
 
     def every_clear_value(self, household_id: UUID, events: Any) -> set[str]:
-        """Each free text the events hold, in clear (read before the key is destroyed)."""
+        """Each free text the events hold, in clear (read before the key is destroyed).
+
+        Copies are scrubbed of each value wherever it occurs, so a short ASCII
+        text ("ok", "1", "true") is left out: scrubbing it would rewrite the
+        answer's own JSON (its numbers, keys and literals) into nonsense.
+        """
         found = set()
         for event in events:
             for name in free_text_fields(event):
                 clear = self.reveal(household_id, getattr(event, name, None))
-                if clear:
+                if clear and not (clear.isascii() and len(clear) < SHORTEST_SCRUBBED_ASCII):
                     found.add(clear)
         return found
 
