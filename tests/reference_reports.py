@@ -400,7 +400,7 @@ class ReferenceReports:
                     "grievances_overdue": sum(1 for c in open_cases if c.resolve_by < self.now),
                 }
             )
-        return {"week": week, "items": items}
+        return {"week": week, "items": items, "unfolded_events": 0}
 
     # -- coverage -----------------------------------------------------------------------
 
@@ -445,6 +445,7 @@ class ReferenceReports:
             "households_due": len(overdue),
             "overdue_households": overdue,
             "pending_mandatory": pending,
+            "unfolded_events": 0,
         }
 
     # -- resolution ----------------------------------------------------------------------
@@ -470,7 +471,7 @@ class ReferenceReports:
             }[group_by]
             groups.setdefault(key, []).append(case)
         items = [self.figures(key, groups[key]) for key in sorted(groups)]
-        return {"group_by": group_by, "items": items}
+        return {"group_by": group_by, "items": items, "unfolded_events": 0}
 
     def figures(self, group: str, cases: list[CaseFacts]) -> dict[str, Any]:
         def end(case: CaseFacts) -> datetime:
@@ -548,7 +549,8 @@ class ReferenceReports:
                     "voided": visit.voided,
                 }
                 for visit in late
-            ]
+            ],
+            "unfolded_events": 0,
         }
 
     # -- ledger --------------------------------------------------------------------------
