@@ -107,22 +107,25 @@ def stored_state(county: County, topic: str) -> dict[str, Any]:
 
 def insert(
     county: County, topic: str, state: dict[str, Any], aggregate: UUID | None = None
-) -> None:
+) -> UUID:
     """Record an event as an older version might have: no command, no check."""
     recorder = county.book.recorder
     version = 1
     if aggregate is not None:
         version += recorder.select_events(aggregate, desc=True, limit=1)[0].originator_version
+    aggregate = aggregate or uuid.uuid4()
     event = StoredEvent(
-        originator_id=aggregate or uuid.uuid4(),
+        originator_id=aggregate,
         originator_version=version,
         topic=topic,
         state=json.dumps(state).encode(),  # stdlib JSON: it writes integers of any size
     )
     recorder.insert_events([event])
+    return aggregate
 
 
-def write_poison(live: Live) -> None:
+def write_poison(live: Live) -> UUID:
+    """The poison events; the ID of the case whose parties nest 900 deep."""
     county, cadre = live.county, live.cadre
     visit, _ = county.services.visits.log(
         cadre,
@@ -151,7 +154,7 @@ def write_poison(live: Live) -> None:
     insert(county, "anju:Household.Registered", {**registered, "community_id": "xing\u0000fu"})
     insert(county, "anju:Visit.Logged", {**logged, "visited_at": EDGE_OF_TIME})
     insert(county, "anju:Grievance.Filed", {**filed, "received_at": EDGE_OF_TIME})
-    insert(county, "anju:Grievance.Filed", {**filed, "parties": sealed_parties})
+    deep = insert(county, "anju:Grievance.Filed", {**filed, "parties": sealed_parties})
     insert(
         county,
         "anju:Household.EmploymentRecorded",
@@ -159,6 +162,7 @@ def write_poison(live: Live) -> None:
         UUID(live.household_id),
     )
     assert visit.id and case.id
+    return deep
 
 
 def quarantined_metrics(client: httpx.Client) -> dict[str, int]:
@@ -171,7 +175,7 @@ def test_poison_events_are_quarantined_and_the_county_keeps_serving(
     live: Live, tmp_path: Path
 ) -> None:
     county, client = live.county, live.client
-    write_poison(live)
+    deep = write_poison(live)
     later = register(county, live.cadre)  # a good event after the poison
     head = county.services.projections.head()
 
@@ -194,8 +198,12 @@ def test_poison_events_are_quarantined_and_the_county_keeps_serving(
         "CharacterNotInRepertoire",
         "DatatypeMismatch",
     ]
-    for path in ("/v1/visits", "/v1/grievances"):
+    for path in ("/v1/visits", "/v1/grievances", f"/v1/grievances/{deep}/history"):
         assert client.get(path).status_code == 200, path
+    cadre_token, _ = county.services.organisation.issue_token(SYSTEM, live.cadre.account_id)
+    as_cadre = {"Authorization": f"Bearer {cadre_token.token}"}
+    for path in ("/v1/grievances", f"/v1/grievances/{deep}", f"/v1/grievances/{deep}/history"):
+        assert client.get(path, headers=as_cadre).status_code == 200, path
 
     for path in REPORTS:
         answer = client.get(path)
