@@ -1,4 +1,8 @@
-"""Responsibility only goes to someone who may act on it."""
+"""Responsibility only goes to someone who may act on it.
+
+An account or case outside the jurisdiction is named as if it did not exist
+(``UnknownReference``, a 422), so that IDs cannot be probed for existence.
+"""
 
 from datetime import date
 
@@ -6,9 +10,9 @@ import pytest
 
 from api.bootstrap import County
 from application.actors import SYSTEM, Actor
-from application.errors import Forbidden
+from application.errors import NotFound, UnknownReference
 from application.organisation import actor_of
-from domain.errors import InvalidCommand, NotPermitted
+from domain.errors import NotPermitted
 from tests.conftest import Cast
 
 ADDRESS = {"building": "1", "unit": "1", "room": "101"}
@@ -60,7 +64,7 @@ def test_a_grid_cadre_cannot_be_made_contact_cadre_of_a_household_in_another_gri
     g2_cadre = grid_cadre(county, "g2")
     household = household_in(county, cast.cadre, "g1")
 
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(UnknownReference):
         county.services.households.assign_contact_cadre(
             cast.supervisor, household, cadre_id=g2_cadre.account_id
         )
@@ -70,7 +74,7 @@ def test_a_grid_cadre_cannot_be_assigned_a_case_from_another_grid(county: County
     g2_cadre = grid_cadre(county, "g2")
     case = case_for(county, cast.cadre, household_in(county, cast.cadre, "g1"))
 
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(UnknownReference):
         county.services.grievances.assign(cast.supervisor, case, assignee_id=g2_cadre.account_id)
 
 
@@ -88,12 +92,13 @@ def test_a_case_cannot_be_merged_into_a_case_outside_the_supervisors_jurisdictio
     ours = case_for(county, cast.cadre, household_in(county, cast.cadre, "g1"))
     theirs = case_for(county, cast.outsider, household_in(county, cast.outsider, "g1", "anle"))
 
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(UnknownReference):
         county.services.grievances.merge(cast.supervisor, ours, into=theirs)
 
 
 def test_a_cadre_of_another_community_cannot_read_the_case(county: County, cast: Cast):
     case = case_for(county, cast.cadre, household_in(county, cast.cadre, "g1"))
 
-    with pytest.raises(Forbidden):
+    # Outside the jurisdiction the case answers as if it did not exist.
+    with pytest.raises(NotFound):
         county.services.grievances.get(cast.outsider, case)
