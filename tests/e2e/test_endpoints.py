@@ -727,10 +727,14 @@ def test_lists_accept_consistent_with(world: World) -> None:
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 def test_a_list_waits_for_an_unreached_position_then_answers_503(world: World) -> None:
-    beyond = world.head() + 1000
-    started = time.monotonic()
-    answer = world.supervisor.client.get("/v1/households", params={"consistent_with": beyond})
-    waited = time.monotonic() - started
+    projections = world.server.county.services.projections
+    # Holding the runner's lock stands for a projection stuck on a long batch.
+    with projections._lock:
+        made = world.cadre.client.post("/v1/households", json=household_body())
+        position = int(made.headers["log-position"])
+        started = time.monotonic()
+        answer = world.supervisor.client.get("/v1/households", params={"consistent_with": position})
+        waited = time.monotonic() - started
     assert_problem(answer, 503)
     assert answer.headers.get("retry-after"), answer.headers
     assert 9 <= waited <= 20, waited
