@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
@@ -21,6 +21,8 @@ Row = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 LOW, HIGH = -(2**63), 2**63 - 1  # what a BIGINT holds
+FIRST_FOLDABLE_DAY = date.min + timedelta(days=366)
+LAST_FOLDABLE_DAY = date.max - timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,15 @@ def from_micros(value: int) -> datetime:
 
 
 def day_text(value: Any) -> str:
-    """A transcoded date (``{"_data_": "2026-11-20"}``) as its ISO text."""
-    return value if isinstance(value, str) else str(value["_data_"])
+    """A transcoded date (``{"_data_": "2026-11-20"}``) as its ISO text.
+
+    Reports add days to it and turn it into moments: a text that is no date, or a
+    day within a year of the calendar's ends, cannot be folded (ValueError).
+    """
+    day = date.fromisoformat(value if isinstance(value, str) else str(value["_data_"]))
+    if not FIRST_FOLDABLE_DAY <= day <= LAST_FOLDABLE_DAY:
+        raise ValueError("a day at the edge of the calendar")
+    return day.isoformat()
 
 
 class Rows:

@@ -3,8 +3,8 @@
 Each poison event is written straight into the log through the library's
 recorder (sealed into the hash chain as any event is), bypassing every check
 the commands make today: a NUL in a summary and in a community's code, a visit
-and a grievance at 0001-01-01T00:00:00+14:00, parties nested 900 levels deep,
-an integer beyond 64 bits. The read models quarantine what they cannot fold
+and a grievance at 0001-01-01T00:00:00+14:00, a life event due on 9999-12-31,
+parties nested 900 levels deep, an integer beyond 64 bits. The read models quarantine what they cannot fold
 (position and error type only), fold everything else, and say so in /metrics,
 /readyz and every report; the ledger and an offline replay still answer; a
 rebuild reaches the same state.
@@ -143,6 +143,10 @@ def write_poison(live: Live) -> UUID:
         channel="hotline",
         summary="楼道灯不亮",
     )
+    county.services.households.report_life_event(
+        cadre, live.household_id, kind="illness", occurred_on=date(2026, 10, 30)
+    )
+    reported = stored_state(county, "anju:Household.LifeEventReported")
     filed = stored_state(county, "anju:Grievance.Filed")
     logged = stored_state(county, "anju:Visit.Logged")
     registered = stored_state(county, "anju:Household.Registered")
@@ -155,6 +159,14 @@ def write_poison(live: Live) -> UUID:
     insert(county, "anju:Visit.Logged", {**logged, "visited_at": EDGE_OF_TIME})
     insert(county, "anju:Grievance.Filed", {**filed, "received_at": EDGE_OF_TIME})
     deep = insert(county, "anju:Grievance.Filed", {**filed, "parties": sealed_parties})
+    last_day = {"_type_": "date_iso", "_data_": "9999-12-31"}
+    household = UUID(live.household_id)
+    insert(
+        county,
+        "anju:Household.LifeEventReported",
+        {**reported, "visit_due_by": last_day},
+        household,
+    )
     insert(
         county,
         "anju:Household.EmploymentRecorded",
@@ -185,8 +197,9 @@ def test_poison_events_are_quarantined_and_the_county_keeps_serving(
     assert later in [item["id"] for item in listed.json()["items"]]
     assert county.services.projections.position() == head
     counts = quarantined_metrics(client)
-    # casework: the NUL summary, the NUL community, the 65-bit integer; organisation: the code.
-    assert counts == {"organisation": 1, "casework": 3}
+    # casework: the NUL summary, the NUL community, the last day of the calendar, the
+    # 65-bit integer; organisation: the NUL code.
+    assert counts == {"organisation": 1, "casework": 4}
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["quarantined_events"] == counts
@@ -196,6 +209,7 @@ def test_poison_events_are_quarantined_and_the_county_keeps_serving(
     assert [error for _, error in stored] == [
         "CharacterNotInRepertoire",
         "CharacterNotInRepertoire",
+        "ValueError",
         "DatatypeMismatch",
     ]
     for path in ("/v1/visits", "/v1/grievances", f"/v1/grievances/{deep}/history"):
@@ -208,20 +222,20 @@ def test_poison_events_are_quarantined_and_the_county_keeps_serving(
     for path in REPORTS:
         answer = client.get(path)
         assert answer.status_code == 200, (path, answer.text)
-        assert answer.json()["unfolded_events"] == 4, path
+        assert answer.json()["unfolded_events"] == 5, path
     late = client.get("/v1/reports/late-entries").json()["items"]
     assert None in [item["visited_at"] for item in late]  # a time beyond the calendar
     for kind in ("csv", "xlsx"):
         ledger = client.get("/v1/ledger/grievances", params={"format": kind})
         assert ledger.status_code == 200, ledger.text
-        assert ledger.headers["Anju-Unfolded-Events"] == "4"
+        assert ledger.headers["Anju-Unfolded-Events"] == "5"
     sheet = load_workbook(io.BytesIO(ledger.content)).active
     assert (
         sheet is not None and sheet.max_row == 4
     )  # headers, the good case, the edge of time, the deep parties
 
     replay = replay_late_entries(county, tmp_path / "county.jsonl")
-    assert replay["unfolded_events"] == 4
+    assert replay["unfolded_events"] == 5
     assert len(replay["items"]) == len(late)
 
 
@@ -235,7 +249,7 @@ def test_a_rebuild_over_poison_events_reaches_the_same_state(live: Live) -> None
     projections.rebuild()
 
     assert read_models(county) == before
-    assert quarantined_metrics(live.client) == {"organisation": 1, "casework": 3}
+    assert quarantined_metrics(live.client) == {"organisation": 1, "casework": 4}
 
 
 def read_models(county: County) -> dict[str, Any]:
