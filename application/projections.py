@@ -438,9 +438,10 @@ class Projections:
             return 0.0
         recorded = recorded_at(Fact.read(*waiting[0]))
         try:
-            return max(0.0, round((now - from_micros(recorded or 0)).total_seconds(), 3))
+            waited = now - from_micros(recorded) if recorded is not None else None
         except OverflowError:  # a recorded time beyond the calendar
-            return 0.0
+            waited = None
+        return 0.0 if waited is None else max(0.0, round(waited.total_seconds(), 3))
 
     def quarantined(self) -> dict[str, int]:
         """Per read model, how many events its live generation could not fold."""
