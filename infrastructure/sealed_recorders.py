@@ -30,7 +30,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from application.command_keys import (
     CommandAlreadyRecorded,
@@ -120,6 +120,16 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
         super().create_table()
         self.seal_backlog()
 
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # The library replaces its insert function on every start; two processes
+        # starting together would collide on it ("tuple concurrently updated").
+        curs.execute(
+            SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(
+                Literal(f"{self.datastore.schema}.ddl")
+            )
+        )
+        super()._create_table(curs)
+
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -175,17 +185,21 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(SQL("SELECT 1 FROM {} LIMIT 1").format(self.seals))
             if curs.fetchone() is not None:
                 return
+            # Read on this transaction's own connection: waiting for another one
+            # while holding the lock could leave this transaction idle past its timeout.
+            select = SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            ).format(Identifier(self.datastore.schema, self.events_table_name))
             previous, after = GENESIS, 0
             while True:
-                notifications = self.select_notifications(
-                    after, BACKLOG_BATCH, inclusive_of_start=False
-                )
-                if not notifications:
+                curs.execute(select, (after, BACKLOG_BATCH))
+                batch = [tuple(row.values()) for row in curs.fetchall()]
+                if not batch:
                     return
-                ids = [n.id for n in notifications]
-                rows = seal_rows(previous, recorded(ids, notifications))
+                rows = seal_rows(previous, batch)
                 curs.executemany(self.insert_seal, rows)
-                previous, after = rows[-1][1], ids[-1]
+                previous, after = rows[-1][1], rows[-1][0]
 
 
 class SealedSQLiteRecorder(SQLiteApplicationRecorder):

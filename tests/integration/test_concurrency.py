@@ -24,6 +24,7 @@ import pytest
 from api.bootstrap import County
 from application.actors import SYSTEM, Actor
 from application.errors import VersionMismatch
+from application.free_text import FreeText
 from application.organisation import actor_of
 from domain.errors import StateConflict
 from domain.grievance import Grievance
@@ -161,8 +162,13 @@ def test_concurrent_commands_on_one_grievance_are_all_recorded(
 
     events = list(county.book.events.get(UUID(case.id)))
     assert [event.originator_version for event in events] == list(range(1, racers + 2))
+    free_text = FreeText(county.services.households.vault)
     texts = [
-        event.text if isinstance(event, Grievance.Noted) else event.note for event in events[1:]
+        free_text.reveal(
+            case.household_id,
+            event.text if isinstance(event, Grievance.Noted) else event.note,
+        )
+        for event in events[1:]
     ]
     assert sorted(texts) == expected_texts(racers)
     final = county.services.grievances.get(cast.cadre, case.id)
