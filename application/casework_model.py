@@ -50,6 +50,7 @@ VISITS = Table(
         "recorded_at": "int",
         "channel": "text",
         "purpose": "text",
+        "life_event_id": "text",
         "late_logged": "int",
         "voided": "int",
         "voided_at": "int",
@@ -59,6 +60,7 @@ VISITS = Table(
         ("household_id", "visited_at"),
         ("visitor_id", "visited_at"),
         ("community_id", "recorded_at"),
+        ("life_event_id",),
     ),
 )
 GRIEVANCES = Table(
@@ -262,6 +264,7 @@ class CaseworkModel:
                 "recorded_at": fact.recorded,
                 "channel": data["channel"],
                 "purpose": data["purpose"],
+                "life_event_id": data.get("life_event_id"),
                 "late_logged": int(data["late_logged"]),
                 "voided": 0,
                 "voided_at": None,

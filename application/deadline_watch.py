@@ -28,7 +28,7 @@ from typing import Any
 from application.actors import SYSTEM
 from application.casebook import Casebook
 from application.casework_model import CaseworkModel
-from application.mandatory_visits import falls_due_at, in_person_visits, made_in_time
+from application.mandatory_visits import answering_visits, falls_due_at, made_in_time
 from application.ports import Clock
 from application.projections import Projections
 from application.read_model import Condition, ReadStore, Row, eq, from_micros, micros
@@ -97,12 +97,10 @@ class DeadlineWatch:
             self._guard(done, case_id, self._check_case, case_id, done)
             if progress is not None:
                 progress(count, total)
-        visits = in_person_visits(
-            self.store, self.casework, {row["household_id"] for row in life_events}
-        )
+        visits = answering_visits(self.store, self.casework, (row["id"] for row in life_events))
         for count, row in enumerate(life_events, len(cases) + 1):
-            household_visits = visits.get(row["household_id"], [])
-            self._guard(done, row["id"], self._check_life_event, row, household_visits, done)
+            answering = visits.get(row["id"], [])
+            self._guard(done, row["id"], self._check_life_event, row, answering, done)
             done.life_events_checked += 1
             if progress is not None:
                 progress(count, total)

@@ -12,7 +12,14 @@ from importlib import resources
 from typing import Any
 
 from domain.deadlines import DeadlinePolicy, PolicyBook
-from domain.stars import StarBook, StarCriteria, StarCriterion
+from domain.stars import (
+    CADENCE_CHANNELS,
+    CADENCE_DAYS,
+    QUOTA_CHANNELS,
+    StarBook,
+    StarCriteria,
+    StarCriterion,
+)
 from domain.vocabulary import Urgency
 
 
@@ -51,6 +58,10 @@ def criteria_from(entry: dict[str, Any]) -> StarCriteria:
         effective_from=datetime.fromisoformat(entry["effective_from"]),
         weekly_quota=int(entry["weekly_quota"]),
         stars=tuple(StarCriterion(**star) for star in entry["stars"]),
+        # A version without these fields keeps the meaning DOMAIN.md gives it.
+        quota_channels=frozenset(entry.get("quota_channels", QUOTA_CHANNELS)),
+        cadence_days=int(entry.get("cadence_days", CADENCE_DAYS)),
+        cadence_channels=frozenset(entry.get("cadence_channels", CADENCE_CHANNELS)),
     )
 
 
@@ -72,6 +83,9 @@ def criteria_text(criteria: StarCriteria) -> dict[str, Any]:
         "version": criteria.version,
         "effective_from": criteria.effective_from.isoformat(),
         "weekly_quota": criteria.weekly_quota,
+        "quota_channels": sorted(criteria.quota_channels),
+        "cadence_days": criteria.cadence_days,
+        "cadence_channels": sorted(criteria.cadence_channels),
         "stars": [
             {
                 "star": star.star,

@@ -21,9 +21,9 @@ from application.actors import Actor
 from application.casework_model import CaseworkModel
 from application.errors import Forbidden
 from application.ledger import Ledger, ledger_of
-from application.mandatory_visits import falls_due_at, in_person_visits, made_in_time
+from application.mandatory_visits import answering_visits, falls_due_at, made, made_in_time
 from application.organisation_model import OrganisationModel
-from application.policies import criteria_text, policy_text
+from application.policies import criteria_text, load_star_book, policy_text
 from application.ports import Clock
 from application.read_model import (
     AnyOf,
@@ -37,11 +37,10 @@ from application.read_model import (
 )
 from domain.deadlines import PolicyBook
 from domain.errors import InvalidCommand
-from domain.stars import StarBook, StarCriterion
+from domain.stars import StarBook, StarCriteria, StarCriterion
+from domain.visit import counts_toward
 from domain.vocabulary import OPEN_STATUSES
 
-CADENCE = timedelta(days=90)
-WEEKLY_QUOTA = 20
 DAY_US = 86_400_000_000
 OPEN = tuple(status.value for status in OPEN_STATUSES)
 GROUPS: dict[str, Callable[[Row], str]] = {
@@ -81,7 +80,8 @@ class Reports:
         # Summaries are sealed per household: the clear text, or None once erased.
         self.reveal = reveal or (lambda _household_id, text: text)
         self.rebuild_at = rebuild_at
-        self.star_book = star_book
+        # The visiting rules (cadence, weekly quota) are versioned with the star criteria.
+        self.star_book = star_book if star_book is not None else load_star_book()
         self.policies = policies
         self.casework = casework
         self.organisation = organisation
@@ -160,34 +160,42 @@ class Reports:
         rows = self.store.select(self.casework, "households", scope.where())
         return {row["id"]: row for row in rows}
 
-    def last_visits(self, scope: Scope, in_person: bool = False) -> dict[str, int]:
-        where: list[Condition] = [*scope.where(None), eq("voided", 0)]
-        if in_person:
-            where.append(eq("channel", "in_person"))
+    def criteria(self, moment: datetime) -> StarCriteria:
+        """The star criteria, and with them the visiting rules, in effect at ``moment``."""
+        return self.star_book.in_effect_at(moment)
+
+    def last_visits(self, scope: Scope, criteria: StarCriteria) -> dict[str, int]:
+        """Each household's last visit that counts toward the cadence: the selection form
+        of ``domain.visit.counts_toward`` with the cadence's channels."""
+        where: list[Condition] = [
+            *scope.where(None),
+            eq("voided", 0),
+            Condition("channel", "in", sorted(criteria.cadence_channels)),
+        ]
         return self.store.latest(self.casework, "visits", "household_id", "visited_at", where)
 
-    def due(self, household: Row, last: dict[str, int], now: int) -> bool:
-        return now - since(household, last) > CADENCE // timedelta(microseconds=1)
+    @staticmethod
+    def due(household: Row, last: dict[str, int], now: int, criteria: StarCriteria) -> bool:
+        return now - since(household, last) > criteria.cadence // timedelta(microseconds=1)
 
     def unsatisfied_mandatory(
         self, scope: Scope, households: dict[str, Row], today: date
     ) -> list[tuple[Row, bool]]:
-        """Every unsatisfied mandatory visit in scope, with whether it is overdue."""
-        in_person = self.last_visits(scope, in_person=True)
-        events = self.store.select(
-            self.casework, "life_events", scope.where(None), order_by=("visit_due_by", "id")
-        )
-        found = []
-        for event in events:
-            if event["household_id"] not in households:
-                continue
-            visited = in_person.get(event["household_id"])
-            if visited is not None and visited >= self.midnight(
-                date.fromisoformat(event["occurred_on"])
-            ):
-                continue
-            found.append((event, today > date.fromisoformat(event["visit_due_by"])))
-        return found
+        """Every mandatory visit in scope no standing visit discharges, with whether it is
+        overdue (``application.mandatory_visits``)."""
+        events = [
+            event
+            for event in self.store.select(
+                self.casework, "life_events", scope.where(None), order_by=("visit_due_by", "id")
+            )
+            if event["household_id"] in households
+        ]
+        visits = answering_visits(self.store, self.casework, (event["id"] for event in events))
+        return [
+            (event, today > date.fromisoformat(event["visit_due_by"]))
+            for event in events
+            if not made(event, visits.get(event["id"], []), self.zone)
+        ]
 
     # -- workload -----------------------------------------------------------------
 
@@ -204,8 +212,12 @@ class Reports:
         now = micros(now_at)
         week = week or iso_week(now_at.astimezone(self.zone).date())
         monday = week_start(week)
+        # A week is judged by the rules in effect at its end, or now while it runs.
+        ends = datetime.combine(monday + timedelta(days=7), time(0), self.zone)
+        criteria = self.criteria(min(now_at, ends))
+        current = self.criteria(now_at)
         households = self.households(scope)
-        last = self.last_visits(scope)
+        last = self.last_visits(scope, current)
         visits = self.store.select(
             self.casework,
             "visits",
@@ -216,7 +228,9 @@ class Reports:
                 Condition("visited_at", "<", self.midnight(monday + timedelta(days=7))),
             ],
         )
-        visit_counts = Counter(v["visitor_id"] for v in visits if v["household_id"] in households)
+        visits = [v for v in visits if v["household_id"] in households]
+        visit_counts = Counter(v["visitor_id"] for v in visits)
+        visited = households_visited(visits, criteria)
         linked = linked_households(households)
         mandatory: dict[str, Counter[bool]] = defaultdict(Counter)
         today = now_at.astimezone(self.zone).date()
@@ -239,10 +253,11 @@ class Reports:
                     "community_id": cadre["community_id"],
                     "grid_id": cadre["grid_id"],
                     "visits": visit_counts[cadre["id"]],
-                    "weekly_quota": WEEKLY_QUOTA,
-                    "quota_met": visit_counts[cadre["id"]] >= WEEKLY_QUOTA,
+                    "households_visited": visited[cadre["id"]],
+                    "weekly_quota": criteria.weekly_quota,
+                    "quota_met": visited[cadre["id"]] >= criteria.weekly_quota,
                     "households_linked": len(mine),
-                    "households_due": sum(1 for h in mine if self.due(h, last, now)),
+                    "households_due": sum(1 for h in mine if self.due(h, last, now, current)),
                     "mandatory_pending": mandatory[cadre["id"]][False],
                     "mandatory_overdue": mandatory[cadre["id"]][True],
                     "grievances_open": open_cases[cadre["id"]],
@@ -271,12 +286,13 @@ class Reports:
         now_at = self.clock.now()
         now = micros(now_at)
         households = self.households(scope)
-        last = self.last_visits(scope)
-        cadence = CADENCE // timedelta(microseconds=1)
+        criteria = self.criteria(now_at)
+        last = self.last_visits(scope, criteria)
+        cadence = criteria.cadence // timedelta(microseconds=1)
         within = sum(1 for h in households if h in last and now - last[h] <= cadence)
         overdue = []
         for household in households.values():
-            if self.due(household, last, now):
+            if self.due(household, last, now, criteria):
                 overdue.append(
                     {
                         "household_id": household["id"],
@@ -423,7 +439,7 @@ class Reports:
 
     def rules(self, as_of: datetime | None = None) -> dict[str, Any]:
         """The deadline policy and star criteria in effect now or at ``as_of``; versions known then."""
-        if self.policies is None or self.star_book is None:
+        if self.policies is None:
             raise InvalidCommand("no policies are loaded here", field="as_of")
         now = self.clock.now()
         if as_of is not None:
@@ -449,8 +465,6 @@ class StarBoard:
     def __init__(
         self, reports: Reports, scope: Scope, month: str, begins: datetime, at: datetime
     ) -> None:
-        if reports.star_book is None:
-            raise InvalidCommand("no star criteria are loaded here", field="month")
         self.reports = reports
         self.scope = scope
         self.month = month
@@ -519,16 +533,16 @@ class StarBoard:
     # -- figures per measure: cadre -> (value, what it was judged on) ---------------
 
     def cadence(self) -> dict[str, tuple[float | None, dict[str, Any]]]:
-        last = self.reports.last_visits(self.scope)
+        last = self.reports.last_visits(self.scope, self.criteria)
         linked = linked_households(self.households)
         result: dict[str, tuple[float | None, dict[str, Any]]] = {}
         for cadre in self.cadres:
             households = linked.get(cadre["id"], [])
-            due = sum(1 for h in households if self.reports.due(h, last, self.at))
+            due = sum(1 for h in households if self.reports.due(h, last, self.at, self.criteria))
             behind = {
                 "households_linked": len(households),
                 "households_due": due,
-                "cadence_days": CADENCE.days,
+                "cadence_days": self.criteria.cadence_days,
             }
             result[cadre["id"]] = (due if households else None, behind)
         return result
@@ -541,6 +555,7 @@ class StarBoard:
             if self.reports.midnight(monday + timedelta(days=7)) <= self.at
         ]
         counts: dict[str, Counter[date]] = defaultdict(Counter)
+        visited: dict[str, dict[date, set[str]]] = defaultdict(lambda: defaultdict(set))
         if weeks:
             visits = self.reports.store.select(
                 self.reports.casework,
@@ -557,12 +572,22 @@ class StarBoard:
             for visit in visits:
                 if visit["household_id"] in self.households:
                     day = from_micros(visit["visited_at"]).astimezone(self.reports.zone).date()
-                    counts[visit["visitor_id"]][day - timedelta(days=day.weekday())] += 1
+                    monday = day - timedelta(days=day.weekday())
+                    counts[visit["visitor_id"]][monday] += 1
+                    if counts_toward(visit["channel"], False, self.criteria.quota_channels):
+                        visited[visit["visitor_id"]][monday].add(visit["household_id"])
         result: dict[str, tuple[float | None, dict[str, Any]]] = {}
         for cadre in self.cadres:
-            mine = counts[cadre["id"]]
-            below = sum(1 for monday in weeks if mine[monday] < quota)
-            rows = [{"week": iso_week(monday), "visits": mine[monday]} for monday in weeks]
+            mine, seen = counts[cadre["id"]], visited[cadre["id"]]
+            below = sum(1 for monday in weeks if len(seen[monday]) < quota)
+            rows = [
+                {
+                    "week": iso_week(monday),
+                    "visits": mine[monday],
+                    "households_visited": len(seen[monday]),
+                }
+                for monday in weeks
+            ]
             result[cadre["id"]] = (below if weeks else None, {"weekly_quota": quota, "weeks": rows})
         return result
 
@@ -576,15 +601,15 @@ class StarBoard:
             if event["household_id"] in self.households
             and self.begins < falls_due_at(event, zone) <= self.at
         ]
-        visits = in_person_visits(
-            self.reports.store, self.reports.casework, {e["household_id"] for e in events}
+        visits = answering_visits(
+            self.reports.store, self.reports.casework, (event["id"] for event in events)
         )
         fell_due: Counter[str] = Counter()
         overdue: dict[str, list[str]] = defaultdict(list)
         for event in events:
             cadre = self.households[event["household_id"]]["contact_cadre_id"]
             fell_due[cadre] += 1
-            if not made_in_time(event, visits.get(event["household_id"], []), zone):
+            if not made_in_time(event, visits.get(event["id"], []), zone):
                 overdue[cadre].append(event["id"])
         return {
             cadre["id"]: (
@@ -625,6 +650,17 @@ class StarBoard:
                     {"cases": len(own), "counted": whole, "met": part, name: value},
                 )
         return result
+
+
+def households_visited(visits: list[Row], criteria: StarCriteria) -> Counter[str]:
+    """Per visitor, the distinct households visited by the channels the weekly quota counts
+    (``visits``: the week's visits not voided)."""
+    seen = {
+        (visit["visitor_id"], visit["household_id"])
+        for visit in visits
+        if counts_toward(visit["channel"], False, criteria.quota_channels)
+    }
+    return Counter(visitor for visitor, _ in seen)
 
 
 def linked_households(households: dict[str, Row]) -> dict[str, list[Row]]:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.record import require_aware
+from domain.vocabulary import VisitChannel
 
 # What each measure is, for people reading a star (the figures come from the reports).
 MEASURES = {
     "households_due": "linked households past the 90-day visit cadence at the judging moment",
     "weeks_below_quota": "weeks of the month (ISO weeks whose Thursday falls in it) "
-    "with fewer visits than the weekly quota",
+    "with fewer distinct households visited, by the channels the quota counts, "
+    "than the weekly quota",
     "mandatory_overdue": "mandatory visits that fell due in the month and were overdue",
     "response_rate": "response rate of the cases received in the month",
     "resolution_rate": "resolution rate of the cases received in the month",
@@ -54,12 +56,38 @@ class StarCriterion:
         return f"{self.measure} {bound}: {MEASURES[self.measure]}"
 
 
+# What a version that does not say counts (DOMAIN.md, Visits): the weekly quota counts
+# households visited in person (上门走访); the 90-day cadence counts any channel.
+QUOTA_CHANNELS = frozenset({VisitChannel.IN_PERSON.value})
+CADENCE_CHANNELS = frozenset(channel.value for channel in VisitChannel)
+CADENCE_DAYS = 90
+
+
 @dataclass(frozen=True)
 class StarCriteria:
+    """One version of the criteria, with the visiting rules they judge by: the weekly quota
+    (distinct households visited in an ISO week by the channels it counts) and the cadence
+    (days a household may go without a visit by the channels it counts)."""
+
     version: str
     effective_from: datetime
     weekly_quota: int
     stars: tuple[StarCriterion, ...]
+    quota_channels: frozenset[str] = QUOTA_CHANNELS
+    cadence_days: int = CADENCE_DAYS
+    cadence_channels: frozenset[str] = CADENCE_CHANNELS
+
+    def __post_init__(self) -> None:
+        known = {channel.value for channel in VisitChannel}
+        for channels in (self.quota_channels, self.cadence_channels):
+            if not channels or not channels <= known:
+                raise ValueError(f"criteria {self.version}: channels must be some of {known}")
+        if self.cadence_days <= 0:
+            raise ValueError(f"criteria {self.version}: cadence_days must be positive")
+
+    @property
+    def cadence(self) -> timedelta:
+        return timedelta(days=self.cadence_days)
 
 
 class StarBook:

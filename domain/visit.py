@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import date, datetime, timedelta, tzinfo
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -104,14 +105,20 @@ class Visit(CaseRecord):
         require_plausible_moment(visited_at, "visited_at", now)
         if visited_at > now:
             raise InvalidCommand("visited_at cannot be in the future", field="visited_at")
+        the_channel = one_of(VisitChannel, channel, "channel")
+        the_purpose = one_of(VisitPurpose, purpose, "purpose")
+        if the_purpose is VisitPurpose.MANDATORY and not life_event_id:
+            raise InvalidCommand(
+                "a mandatory visit names the life_event_id it answers", field="life_event_id"
+            )
         return cls._create(
             cls.Logged,
             id=visit_id,
             household_id=household_id,
             visitor_id=actor,
             visited_at=visited_at,
-            channel=one_of(VisitChannel, channel, "channel").value,
-            purpose=one_of(VisitPurpose, purpose, "purpose").value,
+            channel=the_channel.value,
+            purpose=the_purpose.value,
             notes=optional_text(notes, "notes") or "",
             life_event_id=life_event_id,
             grievance_id=grievance_id,
@@ -124,14 +131,21 @@ class Visit(CaseRecord):
     def recorded_at(self) -> datetime:
         return self.created_on
 
-    @property
-    def counts(self) -> bool:
-        """Any visit not voided counts toward cadence and quota, whatever its channel."""
-        return not self.voided
+    def counts_toward(self, channels: Collection[str]) -> bool:
+        """Whether the visit counts toward a rule (cadence, weekly quota) counting ``channels``."""
+        return counts_toward(self.channel, self.voided, channels)
 
-    @property
-    def satisfies_mandatory_visit(self) -> bool:
-        return not self.voided and self.channel == VisitChannel.IN_PERSON
+    def discharges(self, life_event_id: str, occurred_on: date, zone: tzinfo) -> bool:
+        """Whether the visit discharges the mandatory visit (五访) of a life event."""
+        return discharges_mandatory_visit(
+            channel=self.channel,
+            purpose=self.purpose,
+            named=self.life_event_id,
+            voided=self.voided,
+            visited_on=self.visited_at.astimezone(zone).date(),
+            life_event_id=life_event_id,
+            occurred_on=occurred_on,
+        )
 
     def amend(self, *, notes: str, reason: str, actor: str, now: datetime) -> None:
         self.check_not_voided()
@@ -150,3 +164,31 @@ class Visit(CaseRecord):
     def check_not_voided(self) -> None:
         if self.voided:
             raise StateConflict("the visit is voided", state="voided")
+
+
+def counts_toward(channel: str, voided: bool, channels: Collection[str]) -> bool:
+    """A visit counts toward a rule when it is not voided and its channel is one the rule
+    counts: which channels count for the cadence and for the weekly quota is policy data."""
+    return not voided and channel in channels
+
+
+def discharges_mandatory_visit(
+    *,
+    channel: str,
+    purpose: str,
+    named: str | None,
+    voided: bool,
+    visited_on: date,
+    life_event_id: str,
+    occurred_on: date,
+) -> bool:
+    """A mandatory visit (五访) is discharged only by an in-person visit, not voided, made
+    because of the life event: purpose ``mandatory``, naming it, on or after the day it
+    occurred (local days). A routine visit that happens to come later does not."""
+    return (
+        not voided
+        and channel == VisitChannel.IN_PERSON
+        and purpose == VisitPurpose.MANDATORY
+        and named == life_event_id
+        and visited_on >= occurred_on
+    )

@@ -611,11 +611,15 @@ def visit_row(
     recorded_at: datetime | None = None,
     voided_at: datetime | None = None,
     channel: str = "in_person",
+    purpose: str = "mandatory",
+    life_event_id: str | None = "life-event-1",
 ) -> dict[str, Any]:
     return {
         "id": str(uuid4()),
         "household_id": "household-1",
         "channel": channel,
+        "purpose": purpose,
+        "life_event_id": life_event_id,
         "visited_at": micros(visited_at),
         "recorded_at": micros(recorded_at or visited_at + HOUR),
         "voided_at": None if voided_at is None else micros(voided_at),
@@ -657,6 +661,23 @@ def test_no_visit_at_all_is_not_made_in_time():
 @pytest.mark.parametrize("channel", ["phone", "online"])
 def test_a_phone_or_online_visit_never_counts(channel):
     visits = [visit_row(datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI), channel=channel)]
+
+    assert made_in_time(life_event_row(), visits, SHANGHAI) is False
+
+
+def test_a_routine_visit_in_the_window_does_not_discharge_the_mandatory_visit():
+    visits = [
+        visit_row(datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI), purpose="routine"),
+        visit_row(
+            datetime(2026, 11, 3, 11, 0, tzinfo=SHANGHAI), purpose="routine", life_event_id=None
+        ),
+    ]
+
+    assert made_in_time(life_event_row(), visits, SHANGHAI) is False
+
+
+def test_a_mandatory_visit_naming_another_life_event_does_not_discharge_this_one():
+    visits = [visit_row(datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI), life_event_id="other")]
 
     assert made_in_time(life_event_row(), visits, SHANGHAI) is False
 

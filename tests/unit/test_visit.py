@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -107,7 +107,8 @@ def test_a_visit_with_an_unknown_enum_value_names_the_field(field):
 @pytest.mark.parametrize("channel", ["in_person", "phone", "online"])
 @pytest.mark.parametrize("purpose", ["routine", "mandatory", "follow_up"])
 def test_every_channel_and_purpose_of_domain_md_is_accepted(channel, purpose):
-    visit = log_visit(channel=channel, purpose=purpose)
+    answers = "le-1" if purpose == "mandatory" else None
+    visit = log_visit(channel=channel, purpose=purpose, life_event_id=answers)
 
     assert (visit.channel, visit.purpose) == (channel, purpose)
 
@@ -245,35 +246,70 @@ def test_amending_or_voiding_with_a_naive_now_is_refused(command):
 # -- what a visit counts for -----------------------------------------------------------------
 
 
+OCCURRED = date(2026, 11, 1)
+ALL_CHANNELS = {"in_person", "phone", "online"}
+
+
 @pytest.mark.parametrize("channel", ["in_person", "phone", "online"])
-def test_any_visit_not_voided_counts_whatever_its_channel(channel):
-    assert log_visit(channel=channel).counts is True
+def test_a_visit_not_voided_counts_toward_a_rule_that_counts_its_channel(channel):
+    assert log_visit(channel=channel).counts_toward(ALL_CHANNELS) is True
+
+
+@pytest.mark.parametrize(("channel", "counts"), [("in_person", True), ("phone", False)])
+def test_a_rule_counting_in_person_visits_only_does_not_count_a_phone_call(channel, counts):
+    assert log_visit(channel=channel).counts_toward({"in_person"}) is counts
 
 
 @pytest.mark.parametrize("channel", ["in_person", "phone", "online"])
 def test_a_voided_visit_counts_for_nothing(channel):
-    visit = log_visit(channel=channel, purpose="mandatory")
+    visit = log_visit(channel=channel, purpose="mandatory", life_event_id="le-1")
     visit.void(reason="虚假走访", actor=SUPERVISOR, now=NOW + timedelta(hours=1))
 
-    assert visit.counts is False
-    assert visit.satisfies_mandatory_visit is False
+    assert visit.counts_toward(ALL_CHANNELS) is False
+    assert visit.discharges("le-1", OCCURRED, SHANGHAI) is False
 
 
 @pytest.mark.parametrize(
     ("channel", "satisfies"), [("in_person", True), ("phone", False), ("online", False)]
 )
-def test_only_an_in_person_visit_satisfies_a_mandatory_visit(channel, satisfies):
+def test_only_an_in_person_visit_discharges_a_mandatory_visit(channel, satisfies):
     visit = log_visit(channel=channel, purpose="mandatory", life_event_id="le-1")
 
-    assert visit.satisfies_mandatory_visit is satisfies
+    assert visit.discharges("le-1", OCCURRED, SHANGHAI) is satisfies
+
+
+def test_a_routine_visit_after_the_life_event_does_not_discharge_its_mandatory_visit():
+    visit = log_visit(purpose="routine", life_event_id="le-1")
+
+    assert visit.discharges("le-1", OCCURRED, SHANGHAI) is False
+
+
+def test_a_mandatory_visit_discharges_only_the_life_event_it_names():
+    visit = log_visit(purpose="mandatory", life_event_id="le-1")
+
+    assert visit.discharges("le-2", OCCURRED, SHANGHAI) is False
+
+
+def test_a_mandatory_visit_before_the_day_the_event_occurred_does_not_discharge_it():
+    visit = log_visit(purpose="mandatory", life_event_id="le-1")
+    the_day_after = visit.visited_at.astimezone(SHANGHAI).date() + timedelta(days=1)
+
+    assert visit.discharges("le-1", the_day_after, SHANGHAI) is False
+
+
+def test_a_mandatory_visit_that_names_no_life_event_is_refused():
+    with pytest.raises(InvalidCommand) as refused:
+        log_visit(purpose="mandatory")
+
+    assert refused.value.field == "life_event_id"
 
 
 def test_an_amended_visit_still_counts():
-    visit = log_visit()
+    visit = log_visit(purpose="mandatory", life_event_id="le-1")
     visit.amend(notes="补记", reason="更正", actor=CADRE, now=NOW + timedelta(hours=1))
 
-    assert visit.counts is True
-    assert visit.satisfies_mandatory_visit is True
+    assert visit.counts_toward(ALL_CHANNELS) is True
+    assert visit.discharges("le-1", OCCURRED, SHANGHAI) is True
 
 
 # -- actors, time, replay --------------------------------------------------------------------
