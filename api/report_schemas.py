@@ -20,9 +20,13 @@ class WorkloadRow(BaseModel):
     display_name: str
     community_id: str | None
     grid_id: str | None
-    visits: int
+    visits: int = Field(description="visits this week, not voided, by any channel")
+    households_visited: int = Field(
+        description="distinct households visited this week by the channels the weekly quota"
+        " counts (in person unless the criteria version says otherwise)"
+    )
     weekly_quota: int
-    quota_met: bool = Field(description="visits this week reached the weekly quota")
+    quota_met: bool = Field(description="households_visited reached the weekly quota")
     households_linked: int
     households_due: int
     mandatory_pending: int

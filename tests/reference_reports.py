@@ -29,6 +29,9 @@ from domain.visit import Visit
 CADENCE = timedelta(days=90)
 LATE_AFTER = timedelta(hours=48)
 WEEKLY_QUOTA = 20
+# The shipped criteria (2026.1) name no channels: the quota counts households visited in
+# person, the cadence any channel (DOMAIN.md, Visits).
+QUOTA_CHANNELS = frozenset({"in_person"})
 OPEN = frozenset({"filed", "assigned", "in_progress"})
 PAGE = 5000
 GROUPINGS = ("category", "grid", "community")
@@ -73,6 +76,8 @@ class VisitFacts:
     visited_at: datetime
     recorded_at: datetime
     channel: str
+    purpose: str
+    life_event_id: str | None
     voided: bool = False
 
     @property
@@ -195,6 +200,8 @@ def fold_visit(history: History, key: str, event: Visit.Event) -> None:
             event.visited_at,
             event.timestamp,
             event.channel,
+            event.purpose,
+            event.life_event_id,
         )
     elif isinstance(event, Visit.Voided):
         history.visits[key].voided = True
@@ -318,11 +325,16 @@ class ReferenceReports:
         return last is not None and self.now - last <= CADENCE
 
     def is_satisfied(self, household: HouseholdFacts, life_event: LifeEventFacts) -> bool:
-        # Reading: any counting in-person visit by anyone, whatever its purpose
-        # or life_event_id, with visited_at at or after local midnight of occurred_on.
+        # DOMAIN.md: an in-person visit, not voided, by anyone, with purpose mandatory
+        # naming the life event, with visited_at at or after local midnight of occurred_on.
+        # A routine visit that happens to come later does not discharge it.
         start = self.midnight(life_event.occurred_on)
         return any(
-            visit.counts and visit.channel == "in_person" and visit.visited_at >= start
+            visit.counts
+            and visit.channel == "in_person"
+            and visit.purpose == "mandatory"
+            and visit.life_event_id == life_event.life_event_id
+            and visit.visited_at >= start
             for visit in self.visits_to.get(household.household_id, [])
         )
 
@@ -378,6 +390,8 @@ class ReferenceReports:
                 and visit.household_id in in_scope
                 and week_start <= visit.visited_at < week_end
             ]
+            # DOMAIN.md: the quota is about distinct households visited in person.
+            visited = {v.household_id for v in visits if v.channel in QUOTA_CHANNELS}
             items.append(
                 {
                     "cadre_id": cadre.account_id,
@@ -386,8 +400,9 @@ class ReferenceReports:
                     "community_id": cadre.community_id,
                     "grid_id": cadre.grid_id,
                     "visits": len(visits),
+                    "households_visited": len(visited),
                     "weekly_quota": WEEKLY_QUOTA,
-                    "quota_met": len(visits) >= WEEKLY_QUOTA,
+                    "quota_met": len(visited) >= WEEKLY_QUOTA,
                     "households_linked": len(linked),
                     "households_due": sum(1 for h in linked if self.is_due(h)),
                     "mandatory_pending": sum(

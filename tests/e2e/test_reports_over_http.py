@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     household_body,
     iso,
     now,
+    visit_body,
 )
 
 REPORTS = (
@@ -104,6 +105,7 @@ class Visit:
     visited_at: datetime
     in_person: bool
     in_week: bool
+    answers: str | None = None  # the life event a mandatory visit names
     voided: bool = False
 
 
@@ -295,8 +297,18 @@ class Scenario:
         """Whether the household has a counting visit (all visits here are within 90 days)."""
         return any(v.household == household_id and not v.voided for v in self.visits.values())
 
+    def homes(self, cadre_id: str) -> int:
+        """Distinct households the cadre visited in person this week (the weekly quota)."""
+        return len(
+            {
+                v.household
+                for v in self.visits.values()
+                if v.visitor == cadre_id and v.in_week and v.in_person and not v.voided
+            }
+        )
+
     def unsatisfied(self, household_id: str) -> set[str]:
-        """The household's mandatory visits no counting in-person visit satisfies."""
+        """The household's mandatory visits no in-person visit naming them discharges."""
         found = set()
         for event_id, event in self.life_events.items():
             if event.household != household_id:
@@ -305,6 +317,7 @@ class Scenario:
                 v.household == household_id
                 and not v.voided
                 and v.in_person
+                and v.answers == event_id
                 and v.visited_at >= local_midnight(event.occurred_on)
                 for v in self.visits.values()
             ):
@@ -395,28 +408,40 @@ class Scenario:
         return event_id
 
     def visit(
-        self, by: Account, household_id: str, *, late: bool = False, channel: str = "in_person"
+        self,
+        by: Account,
+        household_id: str,
+        *,
+        late: bool = False,
+        channel: str = "in_person",
+        answers: str | None = None,
     ) -> str:
+        """A routine visit, or a mandatory one naming the life event ``answers``."""
         visited_at = now() - timedelta(days=8) if late else self.moment
-        answer = by.client.post(
-            "/v1/visits",
-            json={
-                "household_id": household_id,
-                "visited_at": iso(visited_at),
-                "channel": channel,
-                "purpose": "routine",
-                "notes": "入户走访，了解就业情况",
-            },
-        )
+        body = {
+            "household_id": household_id,
+            "visited_at": iso(visited_at),
+            "channel": channel,
+            "purpose": "mandatory" if answers else "routine",
+            "notes": "入户走访，了解就业情况",
+        }
+        if answers:
+            body["life_event_id"] = answers
+        answer = by.client.post("/v1/visits", json=body)
         visit = assert_command(answer, 201)
         assert visit["late_logged"] is late, visit
         visit_id = str(visit["id"])
         was_counted, was_unsatisfied = self.counted(household_id), self.unsatisfied(household_id)
+        was_homes = self.homes(by.id)
         self.visits[visit_id] = Visit(
-            household_id, by.id, visited_at, channel == "in_person", in_week=not late
+            household_id, by.id, visited_at, channel == "in_person", not late, answers
         )
         changes = self.household_changes(household_id, was_counted, was_unsatisfied)
-        changes.append(self.workload(by.id, visits=int(not late)))
+        changes.append(
+            self.workload(
+                by.id, visits=int(not late), households_visited=self.homes(by.id) - was_homes
+            )
+        )
         if late:
             community = self.households[household_id].community
             recorded_at = datetime.fromisoformat(visit["recorded_at"])
@@ -444,9 +469,16 @@ class Scenario:
         visit = self.visits[visit_id]
         household_id = visit.household
         was_counted, was_unsatisfied = self.counted(household_id), self.unsatisfied(household_id)
+        was_homes = self.homes(visit.visitor)
         visit.voided = True
         changes = self.household_changes(household_id, was_counted, was_unsatisfied)
-        changes.append(self.workload(visit.visitor, visits=-int(visit.in_week)))
+        changes.append(
+            self.workload(
+                visit.visitor,
+                visits=-int(visit.in_week),
+                households_visited=self.homes(visit.visitor) - was_homes,
+            )
+        )
 
         def voided(view: Snapshot, caller: Caller) -> None:
             for entry in view["late"]:
@@ -554,8 +586,9 @@ def test_after_any_command_a_report_asked_with_its_log_position_shows_exactly_it
     h3 = run.register(outsider, community="anle", grid="g1")
     run.link(supervisor, h1, grid_cadre)
     run.link(supervisor, h2, cadre)
-    run.life_event(cadre, h1)  # grid_cadre: a pending mandatory visit
-    satisfying = run.visit(cadre, h1)  # satisfies it
+    illness = run.life_event(cadre, h1)  # grid_cadre: a pending mandatory visit
+    run.visit(cadre, h1)  # a routine visit after it leaves it pending
+    satisfying = run.visit(cadre, h1, answers=illness)  # a mandatory visit naming it satisfies it
     run.visit(cadre2, h2, channel="phone")
     run.visit(cadre, h2)
     fresh = run.file(cadre, h1, "facilities")
@@ -577,7 +610,7 @@ def test_after_any_command_a_report_asked_with_its_log_position_shows_exactly_it
     run.act(supervisor, withdrawn, "assign", {"assignee_id": grid_cadre.id})
     run.work(grid_cadre, withdrawn, "withdraw")
     run.link(supervisor, h1, cadre2)  # the pending mandatory visit moves to cadre2
-    run.visit(cadre2, h1)  # and is satisfied
+    run.visit(cadre2, h1, answers=illness)  # and is satisfied
     run.void(grid_cadre, late_visit)
     h4 = run.register(cadre2, grid="g2")
     overdue = run.file(cadre2, h4, "employment", late=True)
@@ -601,7 +634,15 @@ def test_after_any_command_a_report_asked_with_its_log_position_shows_exactly_it
     assert supervisor_view["resolution"]["employment"]["on_time_rate"] is None
     assert [entry["voided"] for entry in supervisor_view["late"]] == [True]
     workload = supervisor_view["workload"]
-    assert (workload[cadre.id]["visits"], workload[cadre2.id]["visits"]) == (1, 2)
+    assert (workload[cadre.id]["visits"], workload[cadre2.id]["visits"]) == (2, 2)
+    # cadre2 phoned h2 and visited h1: one household in person this week.
+    assert (
+        workload[cadre.id]["households_visited"],
+        workload[cadre2.id]["households_visited"],
+    ) == (
+        2,
+        1,
+    )
     assert workload[cadre.id]["households_linked"] == 1
     assert workload[cadre2.id]["households_linked"] == 1
     assert workload[grid_cadre.id]["households_linked"] == 0
@@ -924,3 +965,100 @@ def test_a_report_asked_for_a_position_beyond_the_head_is_422_at_once(world: Wor
     )
     assert_problem(answer, 422)
     assert time.monotonic() - started < 2
+
+
+# -- the weekly quota and the mandatory visits (DOMAIN.md, Visits) ------------------------------
+
+
+def workload_rows(world: World, position: int, week: str) -> dict[str, dict[str, Any]]:
+    answer = world.supervisor.client.get(
+        "/v1/reports/workload",
+        params={"week": week, "community_id": "xingfu", "consistent_with": position},
+    )
+    return {row["cadre_id"]: row for row in ok(answer)["items"]}
+
+
+def test_the_weekly_quota_counts_distinct_households_visited_in_person(world: World) -> None:
+    moment = now() - timedelta(minutes=1)
+    at = iso(moment)
+    called = world.household()["id"]
+    for _ in range(11):  # eleven phone calls to one household: one household, not in person
+        world.visit(called, by=world.cadre, visited_at=at, channel="phone")
+    ten = [world.household()["id"] for _ in range(10)]
+    for household_id in ten + ten:  # twenty visits, ten households
+        world.visit(household_id, by=world.cadre2, visited_at=at)
+    for _ in range(20):  # twenty households, once each
+        world.visit(world.household()["id"], by=world.grid_cadre, visited_at=at)
+
+    rows = workload_rows(world, world.head(), iso_week(moment.date()))
+    figures = {
+        cadre.username: (
+            rows[cadre.id]["visits"],
+            rows[cadre.id]["households_visited"],
+            rows[cadre.id]["weekly_quota"],
+            rows[cadre.id]["quota_met"],
+        )
+        for cadre in (world.cadre, world.cadre2, world.grid_cadre)
+    }
+    assert figures == {
+        "cadre1": (11, 0, 20, False),
+        "cadre2": (20, 10, 20, False),
+        "cadreg1": (20, 20, 20, True),
+    }
+
+
+def test_a_mandatory_visit_is_discharged_only_by_an_in_person_visit_naming_its_life_event(
+    world: World,
+) -> None:
+    moment = now() - timedelta(minutes=1)
+    household = world.household()["id"]
+    linked = world.supervisor.client.post(
+        f"/v1/households/{household}/contact-cadre", json={"cadre_id": world.cadre.id}
+    )
+    assert_command(linked)
+    reported = world.cadre.client.post(
+        f"/v1/households/{household}/life-events",
+        json={"kind": "funeral", "occurred_on": moment.date().isoformat(), "note": "老人去世"},
+    )
+    assert reported.status_code == 201, reported.text
+    funeral = reported.json()["life_event_id"]
+    other = world.household()["id"]
+    elsewhere = world.cadre.client.post(
+        f"/v1/households/{other}/life-events",
+        json={"kind": "wedding", "occurred_on": moment.date().isoformat()},
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
+
+    def pending(position: int) -> tuple[list[str], int, int]:
+        coverage = ok(
+            world.supervisor.client.get(
+                "/v1/reports/coverage",
+                params={"community_id": "xingfu", "consistent_with": position},
+            )
+        )
+        mine = [
+            item["life_event_id"]
+            for item in coverage["pending_mandatory"]
+            if item["household_id"] == household
+        ]
+        row = workload_rows(world, position, iso_week(moment.date()))[world.cadre.id]
+        return mine, row["mandatory_pending"], row["mandatory_overdue"]
+
+    routine = world.cadre.client.post(
+        "/v1/visits", json=visit_body(household, visited_at=iso(moment), notes="入户慰问")
+    )
+    assert pending(log_position(routine)) == ([funeral], 1, 0)
+
+    unnamed = visit_body(household, visited_at=iso(moment), purpose="mandatory")
+    problem = assert_problem(world.cadre.client.post("/v1/visits", json=unnamed), 422)
+    assert "life_event_id" in str(problem["errors"])
+    of_another = {**unnamed, "life_event_id": elsewhere.json()["life_event_id"]}
+    assert_problem(world.cadre.client.post("/v1/visits", json=of_another), 422)
+    by_phone = world.cadre.client.post(
+        "/v1/visits", json={**unnamed, "life_event_id": funeral, "channel": "phone"}
+    )
+    assert pending(log_position(by_phone)) == ([funeral], 1, 0)
+
+    named = world.cadre.client.post("/v1/visits", json={**unnamed, "life_event_id": funeral})
+    assert assert_command(named, 201)["life_event_id"] == funeral
+    assert pending(log_position(named)) == ([], 0, 0)

@@ -4,7 +4,7 @@ One community, three cadres, a month of scripted casework (Asia/Shanghai) on a
 controlled clock; the watcher runs every six hours and at a few awkward moments,
 interleaved with the commands in time order. What the log must then hold and the
 stars for 2026-11 are worked out here from the script's own plain data (times,
-kinds, channels) by small functions that follow the rules (DOMAIN.md and the
+kinds, channels, the life event a visit answers) by small functions that follow the rules (DOMAIN.md and the
 issue), never by the service's deadline or star code. Then a policy change
 mid-month: a case keeps the deadline policy in effect when it was received, and
 stars are judged by the criteria in effect at the moment they are judged.
@@ -131,23 +131,25 @@ hB5 11-01T08:00 B@11-01T08:30
 hB6 11-01T08:00 B@11-01T08:30
 hB7 11-01T08:00 B@11-01T08:30
 """
-POOL = "\n".join(f"p{i} 11-01T08:00" for i in range(5))  # nobody's: for routine calls
-# key, visitor, household, visited_at, recorded, channel, [voided]
+POOL = "\n".join(f"p{i} 11-01T08:00" for i in range(21))  # nobody's: for routine visits
+# key, visitor, household, visited_at, recorded, channel, answers (the life event a mandatory
+# visit names; - for a routine one), [voided]
 VISITS = """
-hB1-sep  B hB1 09-15T10:00 09-15T10:30 in_person
-hB2-oct  B hB2 10-01T10:00 10-01T10:30 phone     11-05T11:00
-hA0-nov  A hA0 11-02T10:00 11-02T10:10 in_person
-L1-ok    A hA1 11-06T15:00 11-06T15:30 in_person
-L3-void  B hA3 11-14T10:00 11-14T10:20 in_person 11-21T09:00   # voided after it fell due
-Lok-ok   B hB3 11-11T16:00 11-11T16:10 in_person
-Lphone-v B hB4 11-06T10:00 11-06T10:05 phone
-Lafter-v B hB5 11-12T09:00 11-12T09:30 in_person                # after the due day
-Llate-v  B hB6 11-12T19:00 11-13T00:00:30 in_person             # in time, logged after
-Lvoid-v  B hB7 11-17T10:00 11-17T10:10 in_person 11-20T11:00   # voided before it fell due
-Lrep-ok  B hB1 11-22T15:00 11-25T08:00 in_person                # logged before the report
-hB2-dec  B hB2 12-02T11:00 12-02T11:05 in_person
-w44      A p1  11-01T10:00 11-01T10:05 phone
-w49      A p2  11-30T10:00 11-30T10:05 phone
+hB1-sep  B hB1 09-15T10:00 09-15T10:30 in_person -
+hB2-oct  B hB2 10-01T10:00 10-01T10:30 phone     - 11-05T11:00
+hA0-nov  A hA0 11-02T10:00 11-02T10:10 in_person -
+L1-ok    A hA1 11-06T15:00 11-06T15:30 in_person L1
+L3-void  B hA3 11-14T10:00 11-14T10:20 in_person L3 11-21T09:00  # voided after it fell due
+Lok-ok   B hB3 11-11T16:00 11-11T16:10 in_person Lok
+Lphone-v B hB4 11-06T10:00 11-06T10:05 phone     Lphone
+Lafter-v B hB5 11-12T09:00 11-12T09:30 in_person Lafter          # after the due day
+Llate-v  B hB6 11-12T19:00 11-13T00:00:30 in_person Llate        # in time, logged after
+Lvoid-v  B hB7 11-17T10:00 11-17T10:10 in_person Lvoid 11-20T11:00  # voided before it fell due
+Lrep-r   B hB1 11-22T15:00 11-25T08:00 in_person -  # before the report: routine, discharges nothing
+Lok-r    B hB3 11-28T10:00 11-28T10:10 in_person -  # routine, after L27: does not discharge it
+hB2-dec  B hB2 12-02T11:00 12-02T11:05 in_person -
+w44      A p1  11-01T10:00 11-01T10:05 phone     -
+w49      A p2  11-30T10:00 11-30T10:05 phone     -
 """
 # key, household, kind, occurred_on, reported
 LIFE = """
@@ -201,6 +203,7 @@ class Visit:
     visited_at: datetime
     logged: datetime
     channel: str
+    answers: str | None  # the life event a mandatory visit names
     voided: datetime | None = None
 
 
@@ -253,7 +256,10 @@ def plan_of(households: str, visits: str, life: str, cases: str, rounds: list[da
             key: (t(registered), [(t(m), c) for c, m in (x.split("@") for x in links)])
             for key, registered, *links in rows(households)
         },
-        visits=[Visit(k, v, h, t(a), t(r), c, *map(t, x)) for k, v, h, a, r, c, *x in rows(visits)],
+        visits=[
+            Visit(k, v, h, t(a), t(r), c, None if p == "-" else p, *map(t, x))
+            for k, v, h, a, r, c, p, *x in rows(visits)
+        ],
         life=[
             Life(k, h, kind, date.fromisoformat(f"2026-{d}"), t(r))
             for k, h, kind, d, r in rows(life)
@@ -268,14 +274,18 @@ def plan_of(households: str, visits: str, life: str, cases: str, rounds: list[da
 
 
 def quota_visits(cadre: str, monday: date, count: int, voided: str | None = None) -> str:
-    """Quick routine calls on weekday mornings to households nobody is linked to."""
+    """Quick routine visits on weekday mornings, each to another household nobody is linked to,
+    each followed by a phone call to the same household (counted as a visit, not for the quota)."""
     lines = []
     for i in range(count):
         at = datetime.combine(monday + timedelta(days=i % 5), time(9, 10 * (i // 5)))
+        logged = f"{at + timedelta(minutes=5):%m-%dT%H:%M}"
         lines.append(
-            f"q{cadre}{monday.day}-{i} {cadre} p{i % 5} {at:%m-%dT%H:%M} "
-            f"{at + timedelta(minutes=5):%m-%dT%H:%M} phone {(voided or '') if i == 0 else ''}"
+            f"q{cadre}{monday.day}-{i} {cadre} p{i} {at:%m-%dT%H:%M} {logged} in_person - "
+            f"{(voided or '') if i == 0 else ''}"
         )
+        if i < 5:
+            lines.append(f"c{cadre}{monday.day}-{i} {cadre} p{i} {at:%m-%dT%H:%M} {logged} phone -")
     return "\n".join(lines)
 
 
@@ -355,7 +365,8 @@ def perform(county: County, world: World, clock: SteppingClock, plan: Plan) -> M
         elif action == "log":
             ids[it.key] = s.visits.log(
                 cadres[it.visitor], household_id=ids[it.household], visited_at=it.visited_at,
-                channel=it.channel, purpose="routine", notes="走访",
+                channel=it.channel, purpose="mandatory" if it.answers else "routine",
+                notes="走访", life_event_id=ids[it.answers] if it.answers else None,
             )[0].id  # fmt: skip
         elif action == "void":
             s.visits.void(cadres[it.visitor], key, reason="录入有误")
@@ -519,7 +530,7 @@ def made_in_time(life: Life, visits: list[Visit]) -> bool:
     begins, ends = datetime.combine(life.occurred_on, time(0), SH), visit_due_moment(life)
     judged = falls_due(life)
     return any(
-        v.household == life.household and v.channel == "in_person"
+        v.household == life.household and v.channel == "in_person" and v.answers == life.key
         and begins <= v.visited_at < ends and v.logged <= judged
         and (v.voided is None or v.voided > judged)
         for v in visits
@@ -575,12 +586,18 @@ def expected_stars(
         for household in linked:
             seen = [v.visited_at for v in counting if v.household == household]
             due += judged - max(seen, default=plan.households[household][0]) > timedelta(days=90)
-        visits = {
-            m: sum(
-                1
+        weekly_visits = {
+            m: [
+                v
                 for v in counting
                 if v.visitor == cadre and 0 <= (v.visited_at.date() - m).days < 7
-            )
+            ]
+            for m in weeks
+        }
+        visits = {m: len(weekly_visits[m]) for m in weeks}
+        # The quota: distinct households visited in person (the shipped criteria name no channel).
+        homes = {
+            m: len({v.household for v in weekly_visits[m] if v.channel == "in_person"})
             for m in weeks
         }
         fell = [
@@ -592,14 +609,21 @@ def expected_stars(
             facts_of(c, governing(c.received, policies), reopened.get(c.key, []), judged)
             for c in cases
         ]
-        weekly = [{"week": f"2026-W{m.isocalendar()[1]:02d}", "visits": visits[m]} for m in weeks]
+        weekly = [
+            {
+                "week": f"2026-W{m.isocalendar()[1]:02d}",
+                "visits": visits[m],
+                "households_visited": homes[m],
+            }
+            for m in weeks
+        ]
         result[cadre] = {
             "visit": (
                 due if linked else None,
                 {"households_linked": len(linked), "households_due": due, "cadence_days": 90},
             ),
             "quota": (
-                sum(1 for m in weeks if visits[m] < quota) if weeks else None,
+                sum(1 for m in weeks if homes[m] < quota) if weeks else None,
                 {"weekly_quota": quota, "weeks": weekly},
             ),
             "mandatory": (
@@ -755,7 +779,7 @@ def test_each_mandatory_visit_not_made_in_time_is_recorded_once_when_it_falls_du
     found = records(month, households, "Household.MandatoryVisitOverdue", "life_event_id", "due_at")
     assert sorted(row[1:] for row in found) == sorted(expected)
     assert sorted(e[0] for e in expected) == sorted(
-        ["L27", "Lafter", "Ldec", "Llate", "Lphone", "Lrep2", "Lvoid"]
+        ["L27", "Lafter", "Ldec", "Llate", "Lphone", "Lrep", "Lrep2", "Lvoid"]
     )
 
 

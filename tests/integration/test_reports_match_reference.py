@@ -284,15 +284,17 @@ class Story:
         visited_at: datetime,
         recorded_at: datetime | None = None,
         channel: str = "in_person",
+        answers: str | None = None,
     ) -> Visit:
+        """A routine visit, or a mandatory one answering the life event ``answers``."""
         visit = Visit.log(
             visit_id=uuid4(),
             household_id=str(household.id),
             visited_at=visited_at,
             channel=channel,
-            purpose="routine",
+            purpose="mandatory" if answers else "routine",
             notes="走访",
-            life_event_id=None,
+            life_event_id=answers,
             grievance_id=None,
             actor=by,
             now=recorded_at or visited_at + MINUTE,
@@ -364,7 +366,7 @@ def test_a_voided_visit_counts_for_nothing_in_the_reference(story: Story) -> Non
         now=T0 + DAY,
     )
     story.save(household)
-    visit = story.visit(household, by=cadre, visited_at=T0 + 2 * DAY)
+    visit = story.visit(household, by=cadre, visited_at=T0 + 2 * DAY, answers="le1")
     visit.void(reason="重复录入", actor=cadre, now=T0 + 2 * DAY + HOUR)
     story.save(visit)
 
@@ -502,9 +504,16 @@ def test_a_phone_visit_does_not_satisfy_a_mandatory_visit(story: Story) -> None:
         by=cadre,
         visited_at=datetime(2026, 3, 5, 12, 0, tzinfo=SHANGHAI),
         channel="phone",
+        answers="ill",
     )
     story.visit(  # in person, but a minute before the local day of the event
-        household, by=cadre, visited_at=datetime(2026, 3, 4, 23, 59, tzinfo=SHANGHAI)
+        household,
+        by=cadre,
+        visited_at=datetime(2026, 3, 4, 23, 59, tzinfo=SHANGHAI),
+        answers="ill",
+    )
+    story.visit(  # in person after the event, but routine: it does not discharge the 必访
+        household, by=cadre, visited_at=datetime(2026, 3, 6, 10, 0, tzinfo=SHANGHAI)
     )
 
     def mandatory(now: datetime) -> tuple[list[tuple[str, str, bool]], int, int]:
@@ -521,12 +530,14 @@ def test_a_phone_visit_does_not_satisfy_a_mandatory_visit(story: Story) -> None:
     the_day_after = datetime(2026, 3, 9, 0, 0, tzinfo=SHANGHAI)
     assert mandatory(the_day_after) == ([("ill", "2026-03-08", True)], 0, 1)
 
-    # an in-person visit at local midnight of the event's day satisfies it, however late logged
+    # an in-person visit naming the event at local midnight of its day satisfies it,
+    # however late logged
     story.visit(
         household,
         by=cadre,
         visited_at=datetime(2026, 3, 5, 0, 0, tzinfo=SHANGHAI),
         recorded_at=datetime(2026, 3, 9, 9, 0, tzinfo=SHANGHAI),
+        answers="ill",
     )
     assert mandatory(datetime(2026, 3, 9, 10, 0, tzinfo=SHANGHAI)) == ([], 0, 0)
 
@@ -731,6 +742,7 @@ def test_workload_counts_a_cadres_visits_in_the_local_iso_week(story: Story) -> 
         "community_id": "c01",
         "grid_id": "g1",
         "visits": 3,
+        "households_visited": 1,  # two of the three visits went to one household
         "weekly_quota": 20,
         "quota_met": False,
         "households_linked": 1,
