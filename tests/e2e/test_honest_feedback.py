@@ -156,7 +156,7 @@ def test_a_resident_answers_a_one_time_link_once_and_a_second_answer_is_gone(
     for label in ("满意", "基本满意", "不满意"):
         assert label in page.text
     assert "电梯" not in page.text  # the case summary stays hidden
-    assert "http" not in page.text.lower().replace('http-equiv', "")  # no external assets
+    assert "http" not in page.text.lower().replace("http-equiv", "")  # no external assets
 
     thanks = answer_link(world, path, rating="basically_satisfied", comment="维修师傅很负责")
     assert thanks.status_code == 200, thanks.text
@@ -238,11 +238,14 @@ def test_an_unknown_link_is_not_found_and_a_bad_form_is_refused(world: World) ->
 
     assert answer_link(world, path, rating="great").status_code == 422
     assert answer_link(world, path, solved="maybe").status_code == 422
-    assert world.anonymous.post(
-        path,
-        data={"rating": "satisfied", "solved": "true"},
-        headers={**FORM, "Origin": "https://evil.example"},
-    ).status_code == 403
+    assert (
+        world.anonymous.post(
+            path,
+            data={"rating": "satisfied", "solved": "true"},
+            headers={**FORM, "Origin": "https://evil.example"},
+        ).status_code
+        == 403
+    )
     assert case(world, case_id)["status"] == "resolved"
 
 
