@@ -276,3 +276,31 @@ def test_the_ledger_shows_which_way_each_feedback_came(world: World) -> None:
     assert via[by_callback] == "电话或上门回访"
     assert via[by_link] == "群众扫码或短信自评"
     assert via[waiting] == ""
+
+
+def test_the_resolution_report_cuts_satisfaction_by_the_way_feedback_came(world: World) -> None:
+    by_callback = world.case_in("resolved", category="housing")
+    assert feedback(world.supervisor, by_callback, "unsatisfied").status_code == 200
+    by_link = world.case_in("resolved", category="housing")
+    path, _ = issue_link(world, world.cadre, by_link)
+    assert answer_link(world, path, rating="satisfied", solved="true").status_code == 200
+
+    def housing(**params: str) -> dict[str, Any]:
+        answer = world.supervisor.client.get(
+            "/v1/reports/resolution",
+            params={"group_by": "category", "consistent_with": str(world.head()), **params},
+        )
+        assert answer.status_code == 200, answer.text
+        [row] = [item for item in answer.json()["items"] if item["group"] == "housing"]
+        return dict(row)
+
+    everything = housing()
+    assert (everything["satisfaction_rate"], everything["resolution_rate"]) == (0.5, 0.5)
+    callback = housing(feedback_via="callback")
+    assert (callback["satisfaction_rate"], callback["resolution_rate"]) == (0.0, 0.0)
+    link = housing(feedback_via="resident_link")
+    assert (link["satisfaction_rate"], link["resolution_rate"]) == (1.0, 1.0)
+    assert link["filed"] == everything["filed"] == 2
+    assert_problem(
+        world.supervisor.client.get("/v1/reports/resolution", params={"feedback_via": "sms"}), 422
+    )
