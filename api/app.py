@@ -14,7 +14,16 @@ from api.errors import PROBLEM, V1_PROBLEMS, install_error_handlers
 from api.idempotency import Idempotency
 from api.middleware import AccessLog, BodyLimit
 from api.outage import install_outage_handlers
-from api.routes import audit, grievances, households, operations, organisation, reports, visits
+from api.routes import (
+    audit,
+    grievances,
+    households,
+    operations,
+    organisation,
+    reports,
+    resident_link,
+    visits,
+)
 from application.ports import Clock
 from infrastructure.settings import Settings
 
@@ -51,6 +60,7 @@ def create_app(
     install_error_handlers(app)
     install_outage_handlers(app)
     app.include_router(operations.router)
+    app.include_router(resident_link.router)
     for module in (organisation, households, visits, grievances, reports, audit):
         app.include_router(module.router, responses=V1_PROBLEMS)
     app.openapi = lambda: problem_media_types(app)  # type: ignore[method-assign]

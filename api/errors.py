@@ -16,6 +16,7 @@ from application.errors import (
     ApplicationError,
     ConcurrentUpdate,
     Forbidden,
+    LinkGone,
     NotAuthenticated,
     NotFound,
     NotYetConsistent,
@@ -34,6 +35,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     412: "Precondition failed",
     413: "Payload too large",
     415: "Unsupported media type",
@@ -105,6 +107,8 @@ def status_of(error: ApplicationError | DomainError) -> int:
             return 412
         case ConcurrentUpdate() | AlreadyExists() | StateConflict():
             return 409
+        case LinkGone():
+            return 410
         case NotYetConsistent():
             return 503
     return 400

@@ -94,6 +94,7 @@ GRIEVANCES = Table(
         "outcome": "text",
         "rating": "text",
         "solved": "int",
+        "feedback_via": "text",
         "feedback_at": "int",
         "reopen_count": "int",
         "ended_at": "int",
@@ -310,6 +311,7 @@ class CaseworkModel:
             "outcome": None,
             "rating": None,
             "solved": None,
+            "feedback_via": None,
             "feedback_at": None,
             "reopen_count": 0,
             "ended_at": None,
@@ -391,6 +393,8 @@ class CaseworkModel:
         changes: dict[str, Any] = {
             "rating": data["rating"],
             "solved": int(data["solved"]),
+            # Feedback recorded before the field existed came by callback.
+            "feedback_via": data.get("via", "callback"),
             "feedback_at": fact.recorded,
         }
         if data["reopened"]:

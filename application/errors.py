@@ -8,6 +8,7 @@
  ├── ``VersionMismatch``    If-Match is not the current version             412
  ├── ``ConcurrentUpdate``   other writes kept winning; nothing recorded     409
  ├── ``AlreadyExists``      a natural key taken (username, community code)  409
+ ├── ``LinkGone``           a one-time link used, expired or spent          410
  └── ``NotYetConsistent``   the read side has not reached a log position    503
 
 Domain errors (``domain.errors``) pass through unchanged: ``InvalidCommand`` is
@@ -66,6 +67,10 @@ class ConcurrentUpdate(ApplicationError):
 
 class AlreadyExists(ApplicationError):
     pass
+
+
+class LinkGone(ApplicationError):
+    """A resident's one-time link that was used, expired, or whose case moved on."""
 
 
 class NotYetConsistent(ApplicationError):

@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from application.access import Disclosure
 from application.actors import Actor
 from application.casebook import Casebook, check_version
-from application.errors import Forbidden, UnknownReference
+from application.errors import Forbidden, LinkGone, NotFound, UnknownReference
 from application.free_text import FreeText
 from application.history import HistoryEntry, parties_from
 from application.households import Households
-from application.organisation import actor_of
+from application.organisation import actor_of, hash_secret
 from application.ports import Clock
 from domain.deadlines import PolicyBook
 from domain.errors import InvalidCommand
-from domain.grievance import Grievance
+from domain.grievance import FeedbackLink, Grievance
 from domain.household import Household
+from domain.record import natural_id
 from domain.visit import Visit
-from domain.vocabulary import Role, Urgency, one_of
+from domain.vocabulary import FeedbackVia, Role, Urgency, one_of
+
+# How long a resident's one-time feedback link stays usable.
+FEEDBACK_LINK_LIFETIME = timedelta(days=7)
+# Where a feedback link points, before its token.
+FEEDBACK_LINK_PATH = "/r/"
+# The actor of feedback a resident gives through a link: no account stands behind it.
+RESIDENT = "resident"
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,19 @@ class GrievanceView:
     outcome: str | None
     reopen_count: int
     last_rating: str | None
+    # How the latest feedback came: callback (回访 by phone or visit) or resident_link.
+    last_feedback_via: str | None
     merged_into: str | None
     # Deadlines the watcher has recorded as missed: {"deadline": respond|resolve, "due_at"}.
     missed_deadlines: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class FeedbackLinkView:
+    """A one-time link for the resident: ``url`` is its path; the token is shown only here."""
+
+    url: str
+    expires_at: datetime
 
 
 class Grievances:
@@ -286,6 +305,73 @@ class Grievances:
             ),
         )
 
+    def issue_feedback_link(
+        self, actor: Actor, grievance_id: str, *, expected_version: int | None = None
+    ) -> tuple[FeedbackLinkView, int]:
+        """A one-time link (SMS, QR code) where the resident answers the callback.
+
+        The token is random and shown once; the record keeps only its hash.
+        """
+        token = secrets.token_urlsafe(24)
+        token_hash = hash_secret(token)
+        issued: list[datetime] = []
+
+        def attempt() -> list[Any]:
+            case = self.book.load(Grievance, grievance_id, "grievance")
+            self.access.check_works_cases(actor, case.community_id, case.grid_id, kind="grievance")
+            check_version(case, expected_version)
+            now = self.clock.now()
+            expires_at = now + FEEDBACK_LINK_LIFETIME
+            case.issue_feedback_link(
+                token_hash=token_hash, expires_at=expires_at, actor=actor.account_id, now=now
+            )
+            link = FeedbackLink.issue(
+                link_id=feedback_link_key(token_hash),
+                grievance_id=str(case.id),
+                actor=actor.account_id,
+                now=now,
+            )
+            issued[:] = [expires_at]
+            return [case, link]
+
+        position = self.book.commit(attempt)
+        return FeedbackLinkView(url=FEEDBACK_LINK_PATH + token, expires_at=issued[0]), position
+
+    def check_feedback_link(self, token: str) -> None:
+        """Nothing if the link may still answer; ``LinkGone`` if used or expired."""
+        self._linked_case(token, self.clock.now())
+
+    def resident_feedback(
+        self, token: str, *, rating: str, solved: bool, comment: str | None = None
+    ) -> int:
+        """The resident's answer through a link: recorded once, ``via: resident_link``."""
+
+        def attempt() -> list[Grievance]:
+            now = self.clock.now()
+            case, token_hash = self._linked_case(token, now)
+            case.give_feedback(
+                rating=rating,
+                solved=solved,
+                comment=self.texts.seal_optional(case.household_id, comment, "comment"),
+                actor=RESIDENT,
+                now=now,
+                via=FeedbackVia.RESIDENT_LINK.value,
+                link_hash=token_hash,
+            )
+            return [case]
+
+        return self.book.commit(attempt)
+
+    def _linked_case(self, token: str, now: datetime) -> tuple[Grievance, str]:
+        token_hash = hash_secret(token)
+        link = self.book.find(FeedbackLink, feedback_link_key(token_hash))
+        if link is None:
+            raise NotFound("feedback link")
+        case = self.book.load(Grievance, link.grievance_id, "feedback link")
+        if not case.link_usable(token_hash, now):
+            raise LinkGone("this feedback link was used or has expired")
+        return case, token_hash
+
     def close(
         self, actor: Actor, grievance_id: str, *, note: str, expected_version: int | None = None
     ) -> tuple[GrievanceView, int]:
@@ -446,6 +532,7 @@ class Grievances:
             outcome=case.outcome,
             reopen_count=case.reopen_count,
             last_rating=case.last_rating,
+            last_feedback_via=case.last_feedback_via,
             merged_into=case.merged_into,
             missed_deadlines=[
                 {"deadline": deadline, "due_at": due_at}
@@ -459,6 +546,11 @@ class Grievances:
         if self.access.disclosure(actor, case.community_id, case.grid_id) is not Disclosure.CLEAR:
             return None
         return parties_from(self.vault.unseal(UUID(case.household_id), case.parties))
+
+
+def feedback_link_key(token_hash: str) -> UUID:
+    """The ID of the link a token's hash names."""
+    return natural_id("feedback-link", token_hash)
 
 
 def sealed(

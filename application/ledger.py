@@ -43,6 +43,7 @@ LABELS: dict[str, dict[str, str]] = {
     "level": {"grid": "网格", "community": "社区", "township": "乡镇", "county": "县"},
     "outcome": {"resolved": "已解决", "explained": "解释说明", "not_supported": "不予支持"},
     "rating": {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"},
+    "feedback_via": {"callback": "电话或上门回访", "resident_link": "群众扫码或短信自评"},
 }
 
 HEADERS = [
@@ -66,6 +67,7 @@ HEADERS = [
     "办理结果",
     "群众评价",
     "是否解决",
+    "评价方式",
     "返工次数",
     "督办次数",
     "当前状态",
@@ -126,6 +128,7 @@ def ledger_of(
             label("outcome", case["outcome"]),
             label("rating", case["rating"]),
             yes_no(case["solved"]),
+            label("feedback_via", case["feedback_via"]),
             case["reopen_count"],
             case["urged"],
             label("status", case["status"]),

@@ -39,7 +39,7 @@ from domain.deadlines import PolicyBook
 from domain.errors import InvalidCommand
 from domain.stars import StarBook, StarCriteria, StarCriterion
 from domain.visit import counts_toward
-from domain.vocabulary import OPEN_STATUSES
+from domain.vocabulary import OPEN_STATUSES, FeedbackVia, one_of
 
 DAY_US = 86_400_000_000
 OPEN = tuple(status.value for status in OPEN_STATUSES)
@@ -336,7 +336,12 @@ class Reports:
         group_by: str = "category",
         community_id: str | None = None,
         grid_id: str | None = None,
+        feedback_via: str | None = None,
     ) -> dict[str, Any]:
+        """With ``feedback_via``, the rates read from feedback (resolution and satisfaction)
+        count only cases whose latest feedback came that way (callback or resident_link)."""
+        if feedback_via is not None:
+            one_of(FeedbackVia, feedback_via, "feedback_via")
         if group_by not in GROUPS:
             raise InvalidCommand(
                 "group_by must be one of category, grid, community", field="group_by"
@@ -351,7 +356,7 @@ class Reports:
         groups: dict[str, list[Row]] = defaultdict(list)
         for case in cases:
             groups[GROUPS[group_by](case)].append(case)
-        items = [{"group": key, **rates(groups[key], now)} for key in sorted(groups)]
+        items = [{"group": key, **rates(groups[key], now, feedback_via)} for key in sorted(groups)]
         return {"group_by": group_by, "items": items, "unfolded_events": self.unfolded()}
 
     # -- late entries and the ledger ----------------------------------------------
@@ -712,14 +717,24 @@ def since(household: Row, last: dict[str, int]) -> int:
     return last[key] if key in last else int(household["registered_at"])
 
 
-def case_measures(cases: list[Row], now: int) -> dict[str, tuple[float, int]]:
-    """Each rate of a group of cases as (part, whole), judged at ``now`` (README)."""
+def case_measures(
+    cases: list[Row], now: int, feedback_via: str | None = None
+) -> dict[str, tuple[float, int]]:
+    """Each rate of a group of cases as (part, whole), judged at ``now`` (README).
+
+    With ``feedback_via``, only feedback that came that way is evaluated.
+    """
 
     def end(case: Row) -> int:
         return case["ended_at"] if case["status"] in ("withdrawn", "merged") else now
 
     responded = [c for c in cases if c["accepted_at"] is not None or c["respond_by"] <= end(c)]
-    evaluated = [c for c in cases if c["rating"] is not None]
+    evaluated = [
+        c
+        for c in cases
+        if c["rating"] is not None
+        and (feedback_via is None or (c["feedback_via"] or "callback") == feedback_via)
+    ]
     judged = [c for c in cases if standing(c) is not None or c["resolve_by"] <= end(c)]
     resolved_once = [c for c in cases if c["first_resolved_at"] is not None]
     return {
@@ -746,14 +761,15 @@ def standing(case: Row) -> int | None:
     return case["resolved_at"] if case["status"] in ("resolved", "closed") else None
 
 
-def rates(cases: list[Row], now: int) -> dict[str, Any]:
+def rates(cases: list[Row], now: int, feedback_via: str | None = None) -> dict[str, Any]:
     """The three rates and the other measures of one group of cases (README)."""
     resolution_days = [
         (standing(c) - c["received_at"]) / DAY_US  # type: ignore[operator]
         for c in cases
         if standing(c) is not None
     ]
-    measures = {name: ratio(*parts) for name, parts in case_measures(cases, now).items()}
+    measured = case_measures(cases, now, feedback_via)
+    measures = {name: ratio(*parts) for name, parts in measured.items()}
     return {
         "filed": len(cases),
         **measures,

@@ -455,7 +455,8 @@ class _Generator:
                     rating=rating.value,
                     solved=rating is not Rating.UNSATISFIED or roll < 0.2,
                     comment=None,
-                    actor=case.assignee_id or supervisor,
+                    # The callback is never made by the cadre being judged.
+                    actor=supervisor if supervisor not in case.resolvers else "system",
                     now=now,
                 )
         self.keep(case)

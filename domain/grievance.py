@@ -26,6 +26,7 @@ from domain.record import (
 from domain.vocabulary import (
     OPEN_STATUSES,
     Category,
+    FeedbackVia,
     GrievanceStatus,
     IntakeChannel,
     Level,
@@ -116,6 +117,9 @@ class Grievance(CaseRecord):
             case.missed = []
             case.missed_recorded = []
             case.auto_escalated_for = None
+            case.resolvers = []
+            case.feedback_links = {}
+            case.last_feedback_via = None
 
     Created = Filed
 
@@ -209,6 +213,18 @@ class Grievance(CaseRecord):
             case.resolution = self.resolution
             case.outcome = self.outcome
             case.resolved_at = self.timestamp
+            if self.actor not in case.resolvers:
+                case.resolvers.append(self.actor)
+
+    class FeedbackLinkIssued(Event):
+        """A one-time link for the resident's answer: known by the hash of its token only."""
+
+        TOPIC = "anju:Grievance.FeedbackLinkIssued"
+        token_hash: str
+        expires_at: datetime
+
+        def apply(self, case: Grievance) -> None:
+            case.feedback_links[self.token_hash] = self.expires_at
 
     class FeedbackGiven(Event):
         TOPIC = "anju:Grievance.FeedbackGiven"
@@ -216,9 +232,14 @@ class Grievance(CaseRecord):
         solved: bool
         comment: str | None
         reopened: bool
+        # Added later: feedback recorded before carries neither and came by callback.
+        via: str = FeedbackVia.CALLBACK.value
+        link_hash: str | None = None
 
         def apply(self, case: Grievance) -> None:
             case.last_rating = self.rating
+            case.last_feedback_via = self.via
+            case.feedback_links.clear()  # one answer per resolution: every link is spent
             if self.reopened:
                 case.status = Status.IN_PROGRESS.value
                 case.reopen_count += 1
@@ -233,6 +254,7 @@ class Grievance(CaseRecord):
 
         def apply(self, case: Grievance) -> None:
             case.status = Status.CLOSED.value
+            case.feedback_links.clear()
 
     class Withdrawn(Event):
         TOPIC = "anju:Grievance.Withdrawn"
@@ -278,6 +300,10 @@ class Grievance(CaseRecord):
     missed: list[MissedDeadline]
     missed_recorded: list[tuple[str, datetime]]
     auto_escalated_for: datetime | None
+    # Everyone who resolved the case, and its feedback links: token hash -> expiry.
+    resolvers: list[str]
+    feedback_links: dict[str, datetime]
+    last_feedback_via: str | None
 
     @classmethod
     def file(
@@ -493,11 +519,57 @@ class Grievance(CaseRecord):
             now=now,
         )
 
-    def give_feedback(
-        self, *, rating: str, solved: bool, comment: str | None, actor: str, now: datetime
+    def check_not_judged(self, actor: str) -> None:
+        """Feedback is never recorded by the person being judged: assignee or resolver."""
+        if actor == self.assignee_id or actor in self.resolvers:
+            raise NotPermitted(
+                "the cadre who worked this case may not record its feedback; "
+                "a supervisor or another cadre makes the callback"
+            )
+
+    def link_usable(self, token_hash: str, now: datetime) -> bool:
+        """Whether a feedback link may still answer: issued, unspent, unexpired, case resolved."""
+        expires_at = self.feedback_links.get(token_hash)
+        return self.status == Status.RESOLVED and expires_at is not None and now < expires_at
+
+    def issue_feedback_link(
+        self, *, token_hash: str, expires_at: datetime, actor: str, now: datetime
     ) -> None:
-        """The resident's verdict: unsatisfied reopens the case, anything else closes it."""
+        self.check_status(Status.RESOLVED, action="issue a feedback link for")
+        require_aware(expires_at, "expires_at")
+        if expires_at <= now:
+            raise InvalidCommand("a feedback link must expire later", field="expires_at")
+        self.record(
+            self.FeedbackLinkIssued,
+            token_hash=require_text(token_hash, "token_hash", 200),
+            expires_at=expires_at,
+            actor=actor,
+            now=now,
+        )
+
+    def give_feedback(
+        self,
+        *,
+        rating: str,
+        solved: bool,
+        comment: str | None,
+        actor: str,
+        now: datetime,
+        via: str = FeedbackVia.CALLBACK.value,
+        link_hash: str | None = None,
+    ) -> None:
+        """The resident's verdict: unsatisfied reopens the case, anything else closes it.
+
+        By callback, the recorder must not be the cadre being judged; by resident
+        link, the link must be usable, and answering spends it.
+        """
         self.check_status(Status.RESOLVED, action="give feedback on")
+        the_via = one_of(FeedbackVia, via, "via")
+        if the_via is FeedbackVia.CALLBACK:
+            self.check_not_judged(actor)
+            link_hash = None
+        elif link_hash is None or not self.link_usable(link_hash, now):
+            raise StateConflict("the feedback link is used or expired", state=self.status)
         the_rating = one_of(Rating, rating, "rating")
         self.record(
             self.FeedbackGiven,
@@ -505,6 +577,8 @@ class Grievance(CaseRecord):
             solved=solved,
             comment=optional_text(comment, "comment"),
             reopened=the_rating is Rating.UNSATISFIED,
+            via=the_via.value,
+            link_hash=link_hash,
             actor=actor,
             now=now,
         )
@@ -524,6 +598,40 @@ class Grievance(CaseRecord):
         if into == str(self.id):
             raise InvalidCommand("a case cannot be merged into itself", field="into")
         self.record(self.Merged, into=into, actor=actor, now=now)
+
+
+class FeedbackLink(CaseRecord):
+    """Finds the case a resident's one-time link answers, by the hash of its token.
+
+    Its ID derives from that hash (like an access token's), so opening a link is
+    one lookup; whether the link is still usable is the case's to say.
+    """
+
+    TOPIC = "anju:FeedbackLink"
+
+    class Event(CaseRecord.Event):
+        pass
+
+    class Issued(Event, Aggregate.Created):
+        TOPIC = "anju:FeedbackLink.Issued"
+        grievance_id: str
+
+        def apply(self, link: FeedbackLink) -> None:
+            link.grievance_id = self.grievance_id
+
+    Created = Issued
+
+    def __init__(self) -> None:
+        """State comes from the creation event's ``apply``."""
+
+    grievance_id: str
+
+    @classmethod
+    def issue(cls, *, link_id: UUID, grievance_id: str, actor: str, now: datetime) -> FeedbackLink:
+        require_aware(now, "now")
+        return cls._create(
+            cls.Issued, id=link_id, grievance_id=grievance_id, actor=actor, timestamp=now
+        )
 
 
 def check_received_at(received_at: datetime, now: datetime) -> None:

@@ -114,6 +114,13 @@ class Rating(StrEnum):
     UNSATISFIED = "unsatisfied"
 
 
+class FeedbackVia(StrEnum):
+    """Which way a resident's verdict reached the record (DOMAIN.md: 回访)."""
+
+    CALLBACK = "callback"  # a supervisor or another cadre called the resident
+    RESIDENT_LINK = "resident_link"  # the resident answered a one-time link
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

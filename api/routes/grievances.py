@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from api.auth import CurrentActor
 from api.http import committed, expected_version, located, tagged
@@ -33,7 +33,7 @@ from api.schemas import (
     Urge,
 )
 from api.state import Services
-from application.grievances import GrievanceView
+from application.grievances import FeedbackLinkView, GrievanceView
 from application.history import HistoryEntry
 from domain.vocabulary import Category, GrievanceStatus
 
@@ -265,6 +265,34 @@ def feedback(
         expected_version=version,
     )
     return committed(response, view, position)
+
+
+@router.post(
+    "/{grievance_id}/feedback-link",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackLinkView,
+)
+def feedback_link(
+    grievance_id: str,
+    actor: CurrentActor,
+    services: Services,
+    request: Request,
+    response: Response,
+    version: IfMatch,
+    body: Empty | None = None,
+) -> FeedbackLinkView:
+    """A one-time link (SMS, QR code) where the resident of a resolved case answers the callback.
+
+    The link is shown once and expires; opening it needs no account.
+    """
+    link, position = services.grievances.issue_feedback_link(
+        actor, grievance_id, expected_version=version
+    )
+    url = str(request.base_url).rstrip("/") + link.url
+    response.headers["Location"] = link.url
+    response.headers["Log-Position"] = str(position)
+    response.headers["Cache-Control"] = "no-store"
+    return FeedbackLinkView(url=url, expires_at=link.expires_at)
 
 
 @router.post("/{grievance_id}/close", response_model=GrievanceView)

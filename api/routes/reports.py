@@ -19,6 +19,7 @@ from api.report_schemas import Coverage, LateEntries, Resolution, Stars, Workloa
 from api.state import Services
 from application.ledger import Ledger
 from application.reports import Reports
+from domain.vocabulary import FeedbackVia
 
 router = APIRouter(tags=["reports"])
 
@@ -99,11 +100,21 @@ def resolution(
     date_from: From = None,
     date_to: To = None,
     group_by: GroupBy = GroupBy.CATEGORY,
+    feedback_via: FeedbackVia | None = None,
 ) -> dict[str, Any]:
-    """The three rates and the other resolution measures, per group."""
+    """The three rates and the other resolution measures, per group.
+
+    `feedback_via=callback|resident_link` cuts the rates read from feedback
+    (resolution and satisfaction) to cases whose latest feedback came that way.
+    """
     response.headers.update(scope.headers)
     return scope.reports.resolution(
-        actor, date_from=date_from, date_to=date_to, group_by=group_by.value, **scope.place
+        actor,
+        date_from=date_from,
+        date_to=date_to,
+        group_by=group_by.value,
+        feedback_via=feedback_via.value if feedback_via else None,
+        **scope.place,
     )
 
 

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.bootstrap import County
+from application.ports import Clock
 from infrastructure.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -115,9 +116,12 @@ class ServerErrors(logging.Filter):
 
 
 @contextmanager
-def running(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
-    """Serve ``create_app(settings)`` with uvicorn in a background thread until the block ends."""
-    app = create_app(settings)
+def running(settings: Settings, clock: Clock | None = None) -> Iterator[tuple[str, FastAPI]]:
+    """Serve ``create_app(settings)`` with uvicorn in a background thread until the block ends.
+
+    With ``clock``, the app reads time from it (tests that move time by hand).
+    """
+    app = create_app(settings, clock)
     sock = free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(

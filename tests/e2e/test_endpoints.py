@@ -119,6 +119,7 @@ CONTRACT_OPERATIONS = [
             "urge",
             "resolve",
             "feedback",
+            "feedback-link",
             "close",
             "withdraw",
             "merge",

@@ -192,9 +192,10 @@ PREPARE: dict[str, Prepare] = {
         f"/v1/grievances/{_case(w, 'in_progress', a)}/resolve",
         {"resolution": "已修好", "outcome": "resolved"},
     ),
+    # Feedback is never recorded by the cadre who worked the case: another cadre did.
     "feedback": lambda w, a: Call(
         "POST",
-        f"/v1/grievances/{_case(w, 'resolved', a)}/feedback",
+        f"/v1/grievances/{_case(w, 'resolved', w.cadre2)}/feedback",
         {"rating": "satisfied", "solved": True},
     ),
     "close": lambda w, a: Call(

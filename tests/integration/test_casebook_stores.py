@@ -189,7 +189,7 @@ def test_a_case_history_reloads_equal_after_closing_and_reopening_the_county(
     case = run(grievances.resolve, cast.cadre, case.id, resolution="已更换灯具", outcome="resolved")
     case = run(
         grievances.give_feedback,
-        cast.cadre,
+        cast.supervisor,
         case.id,
         rating="unsatisfied",
         solved=False,
@@ -197,7 +197,7 @@ def test_a_case_history_reloads_equal_after_closing_and_reopening_the_county(
     )
     assert (case.status, case.reopen_count, case.resolved_at) == ("in_progress", 1, None)
     case = run(grievances.resolve, cast.cadre, case.id, resolution="更换线路", outcome="resolved")
-    case = run(grievances.give_feedback, cast.cadre, case.id, rating="satisfied", solved=True)
+    case = run(grievances.give_feedback, cast.supervisor, case.id, rating="satisfied", solved=True)
     assert (case.status, case.reopen_count, case.last_rating) == ("closed", 1, "satisfied")
     assert case.version == 8
     assert case.parties == [{"role": "complainant", "name": "李四"}]

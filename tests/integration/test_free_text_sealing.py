@@ -89,7 +89,7 @@ def test_every_text_is_stored_sealed_and_read_back_in_clear(county: County, cast
     grievances.urge(cast.supervisor, case, note=f"督办 {TYPED}")
     grievances.extend(cast.supervisor, case, days=3, reason=f"延期 {TYPED}")
     grievances.resolve(cast.cadre, case, resolution=f"已修复 {TYPED}", outcome="resolved")
-    grievances.give_feedback(cast.cadre, case, rating="satisfied", solved=True, comment=TYPED)
+    grievances.give_feedback(cast.supervisor, case, rating="satisfied", solved=True, comment=TYPED)
 
     for aggregate in (household, visit.id, case):
         texts = stored_texts(county, aggregate)

@@ -122,7 +122,7 @@ def move_cases(county: County, cast: Cast, rng: random.Random, state: dict[str, 
         if rng.random() < 0.5:
             rating = rng.choice(["satisfied", "basically_satisfied", "unsatisfied"])
             grievances.give_feedback(
-                cast.cadre, case_id, rating=rating, solved=rating != "unsatisfied"
+                cast.supervisor, case_id, rating=rating, solved=rating != "unsatisfied"
             )
             state["resolved"].remove(case_id)
             if rating == "unsatisfied":

@@ -131,7 +131,7 @@ def write_history(county: County, cast: Cast) -> tuple[str, str]:
     grievances.extend(cast.supervisor, case.id, days=10, reason="需协调企业")
     grievances.urge(cast.supervisor, case.id, note="请加快")
     grievances.resolve(cast.cadre, case.id, resolution="推荐岗位", outcome="resolved")
-    grievances.give_feedback(cast.cadre, case.id, rating="unsatisfied", solved=False)
+    grievances.give_feedback(cast.supervisor, case.id, rating="unsatisfied", solved=False)
     return household.id, case.id
 
 
