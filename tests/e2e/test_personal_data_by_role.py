@@ -42,7 +42,7 @@ from tests.e2e.conftest import (
 
 HEAD_NAME = "欧阳明珠"
 PHONE = "13987654321"
-ID_NUMBER = "52260119850312002X"
+ID_NUMBER = "52260119850329002X"
 PARTY_NAME = "司马光辉"
 PARTY_PHONE = "13755502468"
 PARTIES = [{"name": PARTY_NAME, "phone": PARTY_PHONE, "relation": "邻居"}]
