@@ -227,14 +227,17 @@ def full_run(server: Served) -> None:
         409,
         422,
     )
-    # Accepted as free text (no format is checked): still personal data.
+    # A phone is accepted as free text (no format is checked): still personal data.
     odd = expect(
-        cadre.post(
-            "/v1/households", json=household_body(NAMES[4], BAD_PHONES[0], BAD_ID_NUMBERS[0])
-        ),
+        cadre.post("/v1/households", json=household_body(NAMES[4], BAD_PHONES[0], None)),
         201,
     )
     ids.append(odd["id"])
+    # An ID number must pass its check: refused, and still personal data.
+    expect(
+        cadre.post("/v1/households", json=household_body(NAMES[4], PHONES[4], BAD_ID_NUMBERS[0])),
+        422,
+    )
     expect(cadre.post("/v1/households", json=household_body(NAMES[5], PHONES[4], None)), 201)
 
     # Bad input that carries personal data.
