@@ -16,6 +16,13 @@ from application.policies import load_policy_book, load_star_book
 from application.ports import Clock
 from application.read_model import LogReader
 from application.services import CaseServices
+from infrastructure.blind_index import (
+    BlindIndexKeyError,
+    PostgresIdNumberIndex,
+    SQLiteIdNumberIndex,
+    load_blind_index_key,
+    new_blind_index_key_text,
+)
 from infrastructure.clock import SystemClock
 from infrastructure.event_store import (
     LEDGER_TABLES,
@@ -134,6 +141,7 @@ class County:
 def open_county(settings: Settings, clock: Clock | None = None) -> County:
     clock = clock or SystemClock(settings.timezone)
     master_key = master_key_for(settings)
+    blind_index_key = blind_index_key_for(settings)
     env = event_store_env(settings)
     if settings.database_url:
         create_postgres_schema(settings.database_url, settings.county)
@@ -147,6 +155,9 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         pool = open_pool(settings.database_url, settings.database_wait_seconds)
         closers.append(pool.close)
         keys: PostgresKeyStore | SQLiteKeyStore = PostgresKeyStore(pool, settings.county)
+        id_index: PostgresIdNumberIndex | SQLiteIdNumberIndex = PostgresIdNumberIndex(
+            pool, settings.county, blind_index_key
+        )
         idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore = PostgresIdempotencyStore(
             pool, settings.county
         )
@@ -166,9 +177,10 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
     else:
         make_sqlite_append_only(env["SQLITE_DBNAME"])
         keys = SQLiteKeyStore(settings.county_dir / "keys.sqlite")
+        id_index = SQLiteIdNumberIndex(settings.county_dir / "id_index.sqlite", blind_index_key)
         idempotency = SQLiteIdempotencyStore(settings.county_dir / "idempotency.sqlite")
         read_store = SQLiteReadStore(settings.county_dir / "readmodels.sqlite")
-        closers.extend([keys.close, idempotency.close, read_store.close])
+        closers.extend([keys.close, id_index.close, idempotency.close, read_store.close])
         wait_for_news = time.sleep
         read_log = None  # the library's recorder reads SQLite fast enough
         ledger = SQLiteLedgerStore(Path(env["SQLITE_DBNAME"]))
@@ -182,6 +194,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         clock,
         load_policy_book(read_text(settings.deadline_policy_file)),
         read_store,
+        id_index,
         settings.timezone,
         scratch_store=lambda: SQLiteReadStore(":memory:"),
         read_log=read_log,
@@ -239,3 +252,20 @@ def master_key_for(settings: Settings) -> bytes:
         path.write_text(new_master_key_text(), "ascii")
         path.chmod(0o600)
     return load_master_key(None, path)
+
+
+def blind_index_key_for(settings: Settings) -> bytes:
+    """The blind-index key; demo mode keeps one in a file beside the demo data."""
+    if settings.blind_index_key or settings.blind_index_key_file:
+        return load_blind_index_key(settings.blind_index_key, settings.blind_index_key_file)
+    if not settings.demo:
+        raise BlindIndexKeyError(
+            "set ANJU_BLIND_INDEX_KEY or ANJU_BLIND_INDEX_KEY_FILE (base64 of 32 bytes, "
+            "not the master key); only demo mode (ANJU_DEMO=1) makes one by itself"
+        )
+    path = settings.data_dir / "demo-blind-index.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_blind_index_key_text(), "ascii")
+        path.chmod(0o600)
+    return load_blind_index_key(None, path)

@@ -129,6 +129,7 @@ def _seed(county: County, households: int, weeks: int) -> None:
         clock,
         load_policy_book(),
         county.services.projections.store,
+        county.services.households.id_index,
         county.settings.timezone,
     )
     with Progress(transient=True) as bar:

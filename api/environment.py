@@ -6,6 +6,7 @@ import typer
 
 from api.bootstrap import County, open_county
 from application.ports import Clock
+from infrastructure.blind_index import BlindIndexKeyError
 from infrastructure.settings import Settings
 from infrastructure.signing import SigningKeyError
 from infrastructure.vault import MasterKeyError
@@ -22,6 +23,6 @@ def settings_from_environment() -> Settings:
 def county_from_environment(settings: Settings | None = None, clock: Clock | None = None) -> County:
     try:
         return open_county(settings or settings_from_environment(), clock)
-    except (MasterKeyError, SigningKeyError) as error:
+    except (MasterKeyError, BlindIndexKeyError, SigningKeyError) as error:
         typer.echo(f"anju: {error}", err=True)
         raise typer.Exit(2) from None

@@ -15,6 +15,7 @@ from application.errors import (
     AlreadyExists,
     ApplicationError,
     ConcurrentUpdate,
+    DuplicateIdNumber,
     Forbidden,
     LinkGone,
     NotAuthenticated,
@@ -51,7 +52,9 @@ class ProblemItem(BaseModel):
 
 
 class Problem(BaseModel):
-    """An error (RFC 9457). 409 adds the current `state`; 412 the `current_version`."""
+    """An error (RFC 9457). 409 adds the current `state` (or, for a national ID number
+    already registered, the `household_id` that has it when the caller may read it);
+    412 the `current_version`."""
 
     model_config = ConfigDict(extra="allow")
     type: str
@@ -122,6 +125,8 @@ def problem_for(error: ApplicationError | DomainError) -> JSONResponse:
         extra["state"] = error.state
     if isinstance(error, VersionMismatch):
         extra["current_version"] = error.current
+    if isinstance(error, DuplicateIdNumber) and error.household_id is not None:
+        extra["household_id"] = error.household_id
     if isinstance(error, InvalidCommand):
         errors = [
             {

@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from domain.national_id import national_id_problem, normalise_national_id
 from domain.record import (
     EARLIEST_DAY,
     EARLIEST_HISTORY_DAY,
@@ -98,6 +99,19 @@ def sized(least: int, most: int) -> StringConstraints:
 
 
 Clean = AfterValidator(clean_text)
+
+
+def national_id(text: str) -> str:
+    """Blank (no ID number), or a valid national ID number (GB 11643), ``x`` read as ``X``."""
+    if not text:
+        return text
+    problem = national_id_problem(text, datetime.now(UTC).date() + FUTURE_SLACK)
+    if problem is not None:
+        raise ValueError(problem)
+    return normalise_national_id(text)
+
+
+NationalId = Annotated[str, sized(0, 30), Clean, AfterValidator(national_id)]
 
 
 Text = Annotated[str, sized(1, 10_000), Clean]
@@ -213,7 +227,7 @@ class HouseholdRegister(Body):
                     "head_name": "王秀英",
                     "member_count": 4,
                     "phone": "13812345678",
-                    "id_number": "522601198503120027",
+                    "id_number": "522601198503150027",
                     "address": {"building": "3", "unit": "2", "room": "501"},
                     "origin": {"township": "雷山镇", "village": "乌东村"},
                     "relocated_on": "2019-06-15",
@@ -227,7 +241,7 @@ class HouseholdRegister(Body):
     head_name: Annotated[str, sized(1, 100), Clean]
     member_count: Annotated[int, Field(strict=True, ge=1, le=100)]
     phone: Annotated[str, sized(0, 30), Clean] | None = None
-    id_number: Annotated[str, sized(0, 30), Clean] | None = None
+    id_number: NationalId | None = None
     address: Address
     origin: Origin
     relocated_on: HistoryDay

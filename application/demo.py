@@ -517,6 +517,7 @@ class _Seeder:
         self.history_from, self.setup_from = demo_timeline(self.present, weeks)
         self.actions: list[_Action] = []
         self.seq = itertools.count()
+        self.id_numbers: set[str] = set()
         self.done = 0
         self.total = 0
         self.homes: list[_Home] = []
@@ -785,10 +786,15 @@ class _Seeder:
         return date(year, 1, 1) + timedelta(days=self.rng.randrange(365))
 
     def id_number(self, region: str, born: date, male: bool) -> str:
-        sequence = self.rng.randrange(0, 500) * 2 + (1 if male else 0)
-        body = f"{region}{born:%Y%m%d}{sequence:03d}"
-        total = sum(int(digit) * weight for digit, weight in zip(body, ID_WEIGHTS, strict=True))
-        return body + ID_CHECK[total % 11]
+        """A valid ID number no other head of the demo has (one is refused twice)."""
+        while True:
+            sequence = self.rng.randrange(0, 500) * 2 + (1 if male else 0)
+            body = f"{region}{born:%Y%m%d}{sequence:03d}"
+            total = sum(int(d) * weight for d, weight in zip(body, ID_WEIGHTS, strict=True))
+            number = body + ID_CHECK[total % 11]
+            if number not in self.id_numbers:
+                self.id_numbers.add(number)
+                return number
 
     def phone_number(self) -> str:
         return self.rng.choice(PHONE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"

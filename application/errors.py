@@ -8,6 +8,7 @@
  ├── ``VersionMismatch``    If-Match is not the current version             412
  ├── ``ConcurrentUpdate``   other writes kept winning; nothing recorded     409
  ├── ``AlreadyExists``      a natural key taken (username, community code)  409
+ │    └── ``DuplicateIdNumber``  another household has this ID number    409
  ├── ``LinkGone``           a one-time link used, expired or spent          410
  └── ``NotYetConsistent``   the read side has not reached a log position    503
 
@@ -67,6 +68,15 @@ class ConcurrentUpdate(ApplicationError):
 
 class AlreadyExists(ApplicationError):
     pass
+
+
+class DuplicateIdNumber(AlreadyExists):
+    """A household already has this national ID number; ``household_id`` names it when
+    the caller may read it, and is ``None`` otherwise."""
+
+    def __init__(self, household_id: str | None) -> None:
+        super().__init__("a household with this id_number is already registered")
+        self.household_id = household_id
 
 
 class LinkGone(ApplicationError):

@@ -12,14 +12,15 @@ from application.access import Disclosure
 from application.actors import Actor
 from application.case_lists import CaseLists, page_of
 from application.casebook import Casebook, check_version
-from application.errors import UnknownReference
+from application.errors import DuplicateIdNumber, Forbidden, NotFound, UnknownReference
 from application.free_text import FreeText
 from application.history import History, HistoryEntry
 from application.masking import mask_id_number, mask_name, mask_phone
 from application.organisation import Organisation, actor_of
-from application.ports import Clock, PersonalDataCopies, PersonalDataVault
+from application.ports import Clock, IdNumberIndex, PersonalDataCopies, PersonalDataVault
 from application.read_model import eq
 from domain.household import Household, Sealed
+from domain.national_id import require_national_id
 from domain.record import require_text
 
 
@@ -63,8 +64,10 @@ class Households:
         vault: PersonalDataVault,
         clock: Clock,
         lists: CaseLists,
+        id_index: IdNumberIndex,
     ) -> None:
         self.book = book
+        self.id_index = id_index
         self.organisation = organisation
         self.access = organisation.access
         self.vault = vault
@@ -97,6 +100,10 @@ class Households:
         community = self.organisation.community_reference(community_id)
         community.check_has_grid(grid_id)
         self.access.check_works_cases(actor, community_id, grid_id)
+        if id_number is not None and id_number.strip():
+            id_number = require_national_id(id_number, today=self.clock.now().date())
+        else:
+            id_number = None
         household_id = uuid4()
         self.vault.create_key(household_id)
         sealed = self._seal(household_id, head_name, phone, id_number)
@@ -113,8 +120,42 @@ class Households:
             actor=actor.account_id,
             now=self.clock.now(),
         )
-        position = self.book.commit(lambda: [household])
+        if id_number is not None:
+            self._reserve(actor, id_number, household_id)
+        try:
+            position = self.book.commit(lambda: [household])
+        except BaseException:
+            self.id_index.release(household_id)
+            raise
         return self.view(actor, household), position
+
+    def _reserve(self, actor: Actor, id_number: str, household_id: UUID) -> None:
+        """Reserve the ID number for the new household, or ``DuplicateIdNumber``.
+
+        The index's unique key decides between two registrations racing for one
+        number. A reservation whose household was never recorded (a crash between
+        reserving and recording) or has since been erased is taken over.
+        """
+        for _ in range(3):
+            holder = self.id_index.claim(id_number, household_id)
+            if holder is None:
+                return
+            existing = self.book.find(Household, holder)
+            if existing is not None and not existing.erased:
+                raise DuplicateIdNumber(self._named_to(actor, existing))
+            if self.id_index.transfer(id_number, holder, household_id):
+                return
+        raise DuplicateIdNumber(None)
+
+    def _named_to(self, actor: Actor, household: Household) -> str | None:
+        """The household's ID when the actor may read it; otherwise it stays unnamed."""
+        try:
+            self.access.check_reads_cases(
+                actor, household.community_id, household.grid_id, kind="household"
+            )
+        except (Forbidden, NotFound):
+            return None
+        return str(household.id)
 
     def _seal(
         self, household_id: UUID, head_name: str, phone: str | None, id_number: str | None
@@ -254,6 +295,7 @@ class Households:
             check_version(household, expected_version)
             if household.erased:
                 # A crash between recording and shredding is finished on the repeat.
+                self.id_index.release(household.id)
                 self.vault.shred(household.id)
             household.erase(legal_basis=legal_basis, actor=actor.account_id, now=self.clock.now())
             erased[:] = [household]
@@ -264,6 +306,8 @@ class Households:
         clear = self._every_personal_value(household.id)
         for copies in self.copies:
             copies.scrub(str(household.id), clear)
+        # The ID number can no longer be matched to the household, nor refused again.
+        self.id_index.release(household.id)
         self.vault.shred(household.id)
         return self.view(actor, household), position
 

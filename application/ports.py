@@ -39,3 +39,24 @@ class PersonalDataCopies(Protocol):
     def scrub(self, mention: str, values: list[str]) -> int:
         """In every copy that mentions ``mention``, replace each value by null; how many."""
         ...
+
+
+class IdNumberIndex(Protocol):
+    """Which household holds a national ID number, kept as a keyed blind index.
+
+    The implementation keeps only a keyed digest of each ID number (never the
+    number, never a plain hash), so that a duplicate can be found without the
+    number ever being readable from the store.
+    """
+
+    def claim(self, id_number: str, household_id: UUID) -> UUID | None:
+        """Reserve ``id_number`` for ``household_id``: ``None`` when done, else its holder."""
+        ...
+
+    def transfer(self, id_number: str, holder: UUID, household_id: UUID) -> bool:
+        """Move the reservation from ``holder`` to ``household_id``, if ``holder`` still has it."""
+        ...
+
+    def release(self, household_id: UUID) -> None:
+        """Forget every ID number reserved for the household."""
+        ...

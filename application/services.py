@@ -16,7 +16,7 @@ from application.households import Households
 from application.organisation import Organisation
 from application.organisation_model import OrganisationModel
 from application.policies import load_star_book
-from application.ports import Clock, PersonalDataVault
+from application.ports import Clock, IdNumberIndex, PersonalDataVault
 from application.projections import Projections
 from application.read_model import LogReader, ReadStore, micros
 from application.reports import Reports
@@ -46,6 +46,7 @@ class CaseServices:
         clock: Clock,
         policies: PolicyBook,
         read_store: ReadStore,
+        id_index: IdNumberIndex,
         timezone: str = "Asia/Shanghai",
         scratch_store: Callable[[], ReadStore] | None = None,
         read_log: LogReader | None = None,
@@ -58,7 +59,7 @@ class CaseServices:
         projections.prepare()
         organisation = Organisation(book, clock, lambda: lists.community_codes())
         lists = CaseLists(read_store, casework, organisation_model, organisation.access)
-        households = Households(book, organisation, vault, clock, lists)
+        households = Households(book, organisation, vault, clock, lists, id_index)
         households.settle_reads = lambda: projections.settle(None)
 
         def rebuild_at(moment: datetime) -> ReadStore:

@@ -62,6 +62,7 @@ def generated_county(store: str) -> Iterator[tuple[County, SyntheticCounty, Path
         database_url=URL if store == "postgres" else None,
         county=schema,
         master_key=new_master_key_text(),
+        blind_index_key=new_master_key_text(),
         signing_key_file=scratch / "signing.key",
     )
     county = open_county(settings, FixedClock())

@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     # The master key wraps every household key. Base64 of 32 bytes, or a file holding it.
     master_key: str | None = None
     master_key_file: Path | None = None
-    # Demo mode makes a master key file under the data directory when none is given.
+    # The key of the blind index that finds a national ID number already registered
+    # (HMAC-SHA256); separate from the master key. Base64 of 32 bytes, or a file holding it.
+    blind_index_key: str | None = None
+    blind_index_key_file: Path | None = None
+    # Demo mode makes a master key file (and a blind-index key file) under the data directory when none is given.
     demo: bool = False
     # The Ed25519 key that signs ledger checkpoints (PEM); never kept in the database.
     # Demo mode makes one under the data directory when none is given.

@@ -75,6 +75,7 @@ def county_settings(
         database_url=url,
         county=schema,
         master_key=new_master_key_text(),
+        blind_index_key=new_master_key_text(),
         signing_key_file=tmp_path / "signing.key",
         # The watcher writes on its own schedule; a test that wants it starts it.
         deadline_watch_seconds=0,

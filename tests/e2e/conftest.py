@@ -29,6 +29,7 @@ from api.app import create_app
 from api.bootstrap import County
 from application.ports import Clock
 from infrastructure.settings import Settings
+from tests.national_ids import fresh_id_number
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROBLEM = "application/problem+json"
@@ -281,7 +282,7 @@ def household_body(**overrides: Any) -> dict[str, Any]:
         "head_name": "王秀英",
         "member_count": 4,
         "phone": "13812345678",
-        "id_number": "522601198503120027",
+        "id_number": fresh_id_number(),
         "address": {"building": "3", "unit": "2", "room": "501"},
         "origin": {"township": "雷山镇", "village": "乌东村"},
         "relocated_on": "2019-06-15",

@@ -140,6 +140,7 @@ def outage_settings(live_cluster: Cluster, tmp_path: Path) -> Settings:
         database_url=live_cluster.url,
         county=f"t_{uuid.uuid4().hex[:12]}",
         master_key=new_master_key_text(),
+        blind_index_key=new_master_key_text(),
         signing_key_file=tmp_path / "signing.key",
         # The background threads run often here, so the test sees them survive the outage.
         checkpoint_minutes=0.02,

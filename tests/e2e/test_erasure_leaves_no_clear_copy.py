@@ -48,7 +48,7 @@ SUBPROCESS_SECONDS = 120
 
 NAME = "欧阳娜娜"
 PHONE = "13987654321"
-ID_NUMBER = "522601199001011234"
+ID_NUMBER = "522601199001051234"
 PERSONAL = ("head_name", "phone", "id_number")
 # What a cadre may type about the person into any free-text field.
 TYPED = f"户主{NAME}，电话{PHONE}，身份证{ID_NUMBER}"
@@ -171,6 +171,7 @@ def environment(settings: Settings, home: Path) -> dict[str, str]:
         "ANJU_COUNTY": settings.county,
         "ANJU_TIMEZONE": settings.timezone,
         "ANJU_MASTER_KEY": settings.master_key,
+        "ANJU_BLIND_INDEX_KEY": str(settings.blind_index_key),
         "ANJU_SIGNING_KEY_FILE": str(settings.signing_key_file),
     }
     if settings.database_url:

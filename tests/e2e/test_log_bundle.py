@@ -188,6 +188,7 @@ def server_environment(settings: Settings, home: Path) -> dict[str, str]:
         "ANJU_COUNTY": settings.county,
         "ANJU_TIMEZONE": settings.timezone,
         "ANJU_MASTER_KEY": settings.master_key,
+        "ANJU_BLIND_INDEX_KEY": str(settings.blind_index_key),
         "ANJU_SIGNING_KEY_FILE": str(settings.signing_key_file),
     }
     if settings.database_url:

@@ -39,7 +39,7 @@ STARTUP_SECONDS = 30.0
 # Every piece of personal data the run sends, valid or not. None may reach a log.
 NAMES = ["欧阳翠凤", "诸葛青岚", "司马望舒", "上官红梅", "慕容秋生", "东方晓月"]
 PHONES = ["13987654321", "18600007777", "15811112222", "13700135246", "+86 139-2468-1357"]
-ID_NUMBERS = ["53010219850615432X", "522601199203046617", "522601197712318842"]
+ID_NUMBERS = ["53010219850718432X", "522601199203096617", "522601197801028842"]
 # Malformed ones, refused or accepted as free text: still personal data.
 BAD_PHONES = ["1398765432l0abc", "138" + "0" * 40, "15500001111"]
 BAD_ID_NUMBERS = ["52260119900101123X9", "5226011990010112" + "3" * 20, "522601199001011239"]
@@ -84,6 +84,7 @@ def environment(settings: Settings) -> dict[str, str]:
         ANJU_DATA_DIR=str(settings.data_dir),
         ANJU_COUNTY=settings.county,
         ANJU_MASTER_KEY=str(settings.master_key),
+        ANJU_BLIND_INDEX_KEY=str(settings.blind_index_key),
         ANJU_SIGNING_KEY_FILE=str(settings.signing_key_file),
         PYTHONUNBUFFERED="1",
     )
@@ -226,14 +227,17 @@ def full_run(server: Served) -> None:
         409,
         422,
     )
-    # Accepted as free text (no format is checked): still personal data.
+    # A phone is accepted as free text (no format is checked): still personal data.
     odd = expect(
-        cadre.post(
-            "/v1/households", json=household_body(NAMES[4], BAD_PHONES[0], BAD_ID_NUMBERS[0])
-        ),
+        cadre.post("/v1/households", json=household_body(NAMES[4], BAD_PHONES[0], None)),
         201,
     )
     ids.append(odd["id"])
+    # An ID number must pass its check: refused, and still personal data.
+    expect(
+        cadre.post("/v1/households", json=household_body(NAMES[4], PHONES[4], BAD_ID_NUMBERS[0])),
+        422,
+    )
     expect(cadre.post("/v1/households", json=household_body(NAMES[5], PHONES[4], None)), 201)
 
     # Bad input that carries personal data.

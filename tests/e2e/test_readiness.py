@@ -18,7 +18,11 @@ def test_readyz_answers_503_once_the_postgres_store_is_gone(postgres_url: str, t
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = postgres_url.rsplit("/", 1)[0] + "/" + name
     settings = Settings(
-        data_dir=tmp_path, database_url=url, county="ready", master_key=new_master_key_text()
+        data_dir=tmp_path,
+        database_url=url,
+        county="ready",
+        master_key=new_master_key_text(),
+        blind_index_key=new_master_key_text(),
     )
     with running(settings) as (url_of_server, _), httpx.Client(base_url=url_of_server) as client:
         assert client.get("/readyz").status_code == 200

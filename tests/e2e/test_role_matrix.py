@@ -371,20 +371,20 @@ def test_supervisor_and_auditor_read_all_history_in_scope(world: World) -> None:
 
 
 def test_personal_data_is_clear_in_scope_and_masked_for_auditors(world: World) -> None:
-    household = world.household(phone="13812345678", id_number="522601198503120027")
+    household = world.household(phone="13812345678", id_number="522601198503150027")
     hid = household["id"]
     for reader in (world.cadre, world.supervisor):
         one = reader.client.get(f"/v1/households/{hid}").json()
-        assert (one["phone"], one["id_number"]) == ("13812345678", "522601198503120027")
+        assert (one["phone"], one["id_number"]) == ("13812345678", "522601198503150027")
         listed = reader.client.get("/v1/households").json()["items"]
         assert [(i["phone"], i["id_number"]) for i in listed if i["id"] == hid] == [
-            ("13812345678", "522601198503120027")
+            ("13812345678", "522601198503150027")
         ]
 
     seen = world.auditor.client.get(f"/v1/households/{hid}")
     assert seen.status_code == 200, seen.text
     assert seen.json()["phone"] == "138****5678"
-    assert seen.json()["id_number"] != "522601198503120027"
+    assert seen.json()["id_number"] != "522601198503150027"
     assert "*" in seen.json()["id_number"]
     listed = world.auditor.client.get("/v1/households").json()["items"]
     assert [i["phone"] for i in listed if i["id"] == hid] == ["138****5678"]
@@ -392,4 +392,4 @@ def test_personal_data_is_clear_in_scope_and_masked_for_auditors(world: World) -
     history = world.auditor.client.get(f"/v1/households/{hid}/history")
     assert history.status_code == 200
     assert "13812345678" not in history.text
-    assert "522601198503120027" not in history.text
+    assert "522601198503150027" not in history.text

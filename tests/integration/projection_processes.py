@@ -59,6 +59,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["ANJU_TIMEZONE"] = settings.timezone
     assert settings.master_key is not None
     env["ANJU_MASTER_KEY"] = settings.master_key
+    env["ANJU_BLIND_INDEX_KEY"] = str(settings.blind_index_key)
     if settings.database_url:
         env["ANJU_DATABASE_URL"] = settings.database_url
     return env

@@ -43,7 +43,7 @@ def register(county: County, actor: Actor, **overrides: Any) -> tuple[Any, int]:
         "head_name": "李四",
         "member_count": 4,
         "phone": "13900001111",
-        "id_number": "520102198001011234",
+        "id_number": "520102198001181234",
         "address": ADDRESS,
         "origin": ORIGIN,
         "relocated_on": date(2020, 5, 1),

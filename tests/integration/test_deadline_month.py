@@ -692,6 +692,7 @@ def month(
         settings = Settings(
             data_dir=folder / "var", database_url=url, county=schema,
             master_key=new_master_key_text(), signing_key_file=folder / "signing.key",
+            blind_index_key=new_master_key_text(),
         )  # fmt: skip
         clock = SteppingClock(start=t("07-01T09:00"))
         county = open_county(settings, clock)

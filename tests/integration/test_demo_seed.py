@@ -34,6 +34,7 @@ def seeded(
         clock,
         load_policy_book(),
         county.services.projections.store,
+        county.services.households.id_index,
     )
     calls: list[tuple[int, int]] = []
     cast = seed_demo(
@@ -155,7 +156,12 @@ def check_the_log(county: County, cast: DemoCast) -> None:
 def test_the_same_seed_tells_the_same_story(tmp_path: Path):
     def story(folder: str) -> tuple[list[str | None], list[str], dict[str, int], int]:
         county = open_county(
-            Settings(data_dir=tmp_path / folder, county="demo", master_key=new_master_key_text())
+            Settings(
+                data_dir=tmp_path / folder,
+                county="demo",
+                master_key=new_master_key_text(),
+                blind_index_key=new_master_key_text(),
+            )
         )
         try:
             services, cast = seeded(county, households=10, weeks=1)

@@ -18,7 +18,7 @@ def registered(county: County, cast: Cast) -> str:
         head_name="龙小妹",
         member_count=3,
         phone="13912345678",
-        id_number="522601199001010027",
+        id_number="522601199001080027",
         address={"building": "2", "unit": "1", "room": "402"},
         origin={"township": "雷山镇", "village": "乌东村"},
         relocated_on=date(2019, 5, 1),

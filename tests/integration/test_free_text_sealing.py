@@ -25,7 +25,7 @@ from domain.visit import Visit
 from tests.conftest import Cast
 
 PHONE = "13987654321"
-TYPED = f"户主欧阳娜娜，电话{PHONE}，身份证522601199001011234"
+TYPED = f"户主欧阳娜娜，电话{PHONE}，身份证522601199001051234"
 
 
 def registered(county: County, cast: Cast) -> str:

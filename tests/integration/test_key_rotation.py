@@ -33,12 +33,12 @@ ANJU = Path(sys.executable).parent / "anju"
 
 # Households registered before the rotation: (grid, head_name, phone, id_number).
 PEOPLE = [
-    ("g1", "龙小妹", "13912345678", "522601199001010027"),
+    ("g1", "龙小妹", "13912345678", "522601199001080027"),
     ("g1", "杨阿福", "13800001111", None),
-    ("g2", "吴金花", None, "52260119780304002X"),
+    ("g2", "吴金花", None, "52260119780308002X"),
     ("g2", "潘老四", None, None),
 ]
-ERASED = ("g1", "石秀兰", "15999998888", "522601196512120041")
+ERASED = ("g1", "石秀兰", "15999998888", "522601196512160041")
 
 
 @dataclass
@@ -152,6 +152,8 @@ def rotate(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env.update(ANJU_DATA_DIR=str(settings.data_dir), ANJU_COUNTY=settings.county)
     if settings.master_key:
         env["ANJU_MASTER_KEY"] = settings.master_key
+    if settings.blind_index_key:
+        env["ANJU_BLIND_INDEX_KEY"] = settings.blind_index_key
     if settings.demo:
         env["ANJU_DEMO"] = "1"
     if settings.database_url:

@@ -590,6 +590,7 @@ def run_anju(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
         "ANJU_COUNTY": settings.county,
         "ANJU_DATA_DIR": str(settings.data_dir),
         "ANJU_MASTER_KEY": settings.master_key,
+        "ANJU_BLIND_INDEX_KEY": str(settings.blind_index_key),
         "ANJU_SIGNING_KEY_FILE": str(settings.signing_key_file),
     }
     settings.data_dir.mkdir(parents=True, exist_ok=True)

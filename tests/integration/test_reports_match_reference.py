@@ -347,6 +347,7 @@ def story(tmp_path: Path) -> Iterator[Story]:
         database_url=None,
         county="sanity",
         master_key=new_master_key_text(),
+        blind_index_key=new_master_key_text(),
     )
     clock = FixedClock(T0)
     county = open_county(settings, clock)
@@ -840,6 +841,7 @@ def generated(
             database_url=url,
             county=schema,
             master_key=new_master_key_text(),
+            blind_index_key=new_master_key_text(),
         )
         county = open_county(settings, FixedClock(END))
         try:

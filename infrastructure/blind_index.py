@@ -1,0 +1,178 @@
+"""The keyed blind index of national ID numbers: who holds a number, without the number.
+
+Each entry is HMAC-SHA256 of the normalised ID number under the blind-index key
+(``ANJU_BLIND_INDEX_KEY``, separate from the master key and, like it, never kept
+in the database). Without that key the digests cannot be tested against guessed
+numbers, as a plain hash of an 18-character ID could be. The digest is the
+primary key, so two households can never hold one number; erasing a household
+deletes its entry, after which the number matches nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+from pathlib import Path
+from uuid import UUID
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from domain.national_id import normalise_national_id
+
+
+class BlindIndexKeyError(Exception):
+    pass
+
+
+def load_blind_index_key(value: str | None, path: Path | None) -> bytes:
+    """The blind-index key (base64 of 32 bytes) from text or a file holding it."""
+    if value is None and path is not None:
+        try:
+            value = path.read_text("ascii").strip()
+        except OSError as error:
+            raise BlindIndexKeyError(
+                f"cannot read the blind-index key file {path}: {error}"
+            ) from None
+    if not value:
+        raise BlindIndexKeyError(
+            "set ANJU_BLIND_INDEX_KEY or ANJU_BLIND_INDEX_KEY_FILE (base64 of 32 bytes)"
+        )
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BlindIndexKeyError("the blind-index key is not valid base64") from None
+    if len(key) != 32:
+        raise BlindIndexKeyError("the blind-index key must be 32 bytes")
+    return key
+
+
+def new_blind_index_key_text() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def blind_digest(key: bytes, id_number: str) -> str:
+    """HMAC-SHA256 of the normalised ID number, as hex."""
+    message = b"anju-id-number:" + normalise_national_id(id_number).encode("ascii")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+class SQLiteIdNumberIndex:
+    """Implements ``application.ports.IdNumberIndex`` in a file of its own."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self._key = key
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        # A released entry must not linger in free pages of the file.
+        self._db.execute("PRAGMA secure_delete=ON")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS id_number_index ("
+            " digest TEXT PRIMARY KEY, household_id TEXT NOT NULL)"
+        )
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS id_number_index_household ON id_number_index (household_id)"
+        )
+
+    def claim(self, id_number: str, household_id: UUID) -> UUID | None:
+        digest = blind_digest(self._key, id_number)
+        with self._lock:
+            while True:
+                cursor = self._db.execute(
+                    "INSERT INTO id_number_index (digest, household_id) VALUES (?, ?)"
+                    " ON CONFLICT (digest) DO NOTHING",
+                    (digest, household_id.hex),
+                )
+                if cursor.rowcount == 1:
+                    return None
+                row = self._db.execute(
+                    "SELECT household_id FROM id_number_index WHERE digest = ?", (digest,)
+                ).fetchone()
+                if row is not None:  # else released in between: claim again
+                    return UUID(row[0])
+
+    def transfer(self, id_number: str, holder: UUID, household_id: UUID) -> bool:
+        digest = blind_digest(self._key, id_number)
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE id_number_index SET household_id = ? WHERE digest = ? AND household_id = ?",
+                (household_id.hex, digest, holder.hex),
+            )
+        return cursor.rowcount == 1
+
+    def release(self, household_id: UUID) -> None:
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM id_number_index WHERE household_id = ?", (household_id.hex,)
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresIdNumberIndex:
+    """Implements ``application.ports.IdNumberIndex`` as a table in the county's schema."""
+
+    def __init__(self, pool: ConnectionPool, schema: str, key: bytes) -> None:
+        self._pool = pool
+        self._key = key
+        self._table = sql.Identifier(schema, "id_number_index")
+        with pool.connection() as conn:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " digest text PRIMARY KEY, household_id uuid NOT NULL)"
+                ).format(self._table)
+            )
+            conn.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (household_id)").format(
+                    sql.Identifier("id_number_index_household"), self._table
+                )
+            )
+
+    def claim(self, id_number: str, household_id: UUID) -> UUID | None:
+        digest = blind_digest(self._key, id_number)
+        with self._pool.connection() as conn:
+            while True:
+                inserted = conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (digest, household_id) VALUES (%s, %s)"
+                        " ON CONFLICT (digest) DO NOTHING RETURNING digest"
+                    ).format(self._table),
+                    (digest, household_id),
+                ).fetchone()
+                if inserted is not None:
+                    return None
+                row = conn.execute(
+                    sql.SQL("SELECT household_id FROM {} WHERE digest = %s").format(self._table),
+                    (digest,),
+                ).fetchone()
+                if row is not None:  # else released in between: claim again
+                    holder: UUID = row[0]
+                    return holder
+
+    def transfer(self, id_number: str, holder: UUID, household_id: UUID) -> bool:
+        digest = blind_digest(self._key, id_number)
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET household_id = %s WHERE digest = %s AND household_id = %s"
+                ).format(self._table),
+                (household_id, digest, holder),
+            )
+            return cursor.rowcount == 1
+
+    def release(self, household_id: UUID) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE household_id = %s").format(self._table),
+                (household_id,),
+            )
