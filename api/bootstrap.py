@@ -17,11 +17,10 @@ from application.ports import Clock
 from application.read_model import LogReader
 from application.services import CaseServices
 from infrastructure.blind_index import (
-    BlindIndexKeyError,
+    BLIND_INDEX_KEY_ID,
     PostgresIdNumberIndex,
     SQLiteIdNumberIndex,
     load_blind_index_key,
-    new_blind_index_key_text,
 )
 from infrastructure.clock import SystemClock
 from infrastructure.event_store import (
@@ -141,7 +140,6 @@ class County:
 def open_county(settings: Settings, clock: Clock | None = None) -> County:
     clock = clock or SystemClock(settings.timezone)
     master_key = master_key_for(settings)
-    blind_index_key = blind_index_key_for(settings)
     env = event_store_env(settings)
     if settings.database_url:
         create_postgres_schema(settings.database_url, settings.county)
@@ -155,8 +153,9 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
         pool = open_pool(settings.database_url, settings.database_wait_seconds)
         closers.append(pool.close)
         keys: PostgresKeyStore | SQLiteKeyStore = PostgresKeyStore(pool, settings.county)
+        vault = Vault(keys, master_key)
         id_index: PostgresIdNumberIndex | SQLiteIdNumberIndex = PostgresIdNumberIndex(
-            pool, settings.county, blind_index_key
+            pool, settings.county, blind_index_key_for(settings, vault)
         )
         idempotency: PostgresIdempotencyStore | SQLiteIdempotencyStore = PostgresIdempotencyStore(
             pool, settings.county
@@ -177,7 +176,10 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
     else:
         make_sqlite_append_only(env["SQLITE_DBNAME"])
         keys = SQLiteKeyStore(settings.county_dir / "keys.sqlite")
-        id_index = SQLiteIdNumberIndex(settings.county_dir / "id_index.sqlite", blind_index_key)
+        vault = Vault(keys, master_key)
+        id_index = SQLiteIdNumberIndex(
+            settings.county_dir / "id_index.sqlite", blind_index_key_for(settings, vault)
+        )
         idempotency = SQLiteIdempotencyStore(settings.county_dir / "idempotency.sqlite")
         read_store = SQLiteReadStore(settings.county_dir / "readmodels.sqlite")
         closers.extend([keys.close, id_index.close, idempotency.close, read_store.close])
@@ -190,7 +192,7 @@ def open_county(settings: Settings, clock: Clock | None = None) -> County:
 
     services = CaseServices.wire(
         book,
-        Vault(keys, master_key),
+        vault,
         clock,
         load_policy_book(read_text(settings.deadline_policy_file)),
         read_store,
@@ -254,18 +256,12 @@ def master_key_for(settings: Settings) -> bytes:
     return load_master_key(None, path)
 
 
-def blind_index_key_for(settings: Settings) -> bytes:
-    """The blind-index key; demo mode keeps one in a file beside the demo data."""
+def blind_index_key_for(settings: Settings, vault: Vault) -> bytes:
+    """The blind-index key: the county's own setting, else a secret kept in the key store.
+
+    Kept there, it is wrapped by the master key like a household's key, so key
+    rotation re-wraps it and no deployment needs a second key to start.
+    """
     if settings.blind_index_key or settings.blind_index_key_file:
         return load_blind_index_key(settings.blind_index_key, settings.blind_index_key_file)
-    if not settings.demo:
-        raise BlindIndexKeyError(
-            "set ANJU_BLIND_INDEX_KEY or ANJU_BLIND_INDEX_KEY_FILE (base64 of 32 bytes, "
-            "not the master key); only demo mode (ANJU_DEMO=1) makes one by itself"
-        )
-    path = settings.data_dir / "demo-blind-index.key"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(new_blind_index_key_text(), "ascii")
-        path.chmod(0o600)
-    return load_blind_index_key(None, path)
+    return vault.secret(BLIND_INDEX_KEY_ID)

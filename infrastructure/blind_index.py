@@ -25,6 +25,9 @@ from psycopg_pool import ConnectionPool
 
 from domain.national_id import normalise_national_id
 
+# Where the blind-index key is kept in the key store when no setting names one.
+BLIND_INDEX_KEY_ID = UUID("6e1d6f1c-8a8b-5b1e-9c43-0b1a2d5e7f10")
+
 
 class BlindIndexKeyError(Exception):
     pass

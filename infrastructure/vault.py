@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
+import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -80,6 +83,18 @@ class Vault:
         self._keys.put(household_id, wrapped)
         with self._lock:
             self._cache[household_id] = AESGCM(data_key)
+
+    def secret(self, key_id: UUID) -> bytes:
+        """A 32-byte secret kept under ``key_id`` like a household's key; made on first use."""
+        wrapped = self._keys.get(key_id)
+        if wrapped is None:
+            # Another process may have made it first: then theirs is the one.
+            with contextlib.suppress(sqlite3.IntegrityError, psycopg.IntegrityError):
+                self.create_key(key_id)
+            wrapped = self._keys.get(key_id)
+        if wrapped is None:
+            raise MasterKeyError("the key store did not keep a new key")
+        return self._unwrap(key_id, wrapped)
 
     def seal(self, household_id: UUID, plaintext: str) -> str:
         cipher = self._cipher(household_id)
