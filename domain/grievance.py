@@ -523,7 +523,7 @@ class Grievance(CaseRecord):
         """Feedback is never recorded by the person being judged: assignee or resolver."""
         if actor == self.assignee_id or actor in self.resolvers:
             raise NotPermitted(
-                "the cadre who worked this case may not record its feedback; "
+                "whoever worked this case may not record its feedback; "
                 "a supervisor or another cadre makes the callback"
             )
 
