@@ -1,4 +1,4 @@
-"""Response models of the reports (API.md, Reports); figures are defined in the README."""
+"""Response models of the reports ; figures are defined in the README."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may do what, where: roles and jurisdictions (API.md, Roles and jurisdiction).
+"""Who may do what, where: roles and jurisdictions.
 
 Enforced here, in the application layer, so that every way in (HTTP, CLI,
 tests) is held to the same rules.

@@ -58,7 +58,7 @@ def criteria_from(entry: dict[str, Any]) -> StarCriteria:
         effective_from=datetime.fromisoformat(entry["effective_from"]),
         weekly_quota=int(entry["weekly_quota"]),
         stars=tuple(StarCriterion(**star) for star in entry["stars"]),
-        # A version without these fields keeps the meaning DOMAIN.md gives it.
+        # A version without these fields keeps its first meaning: in person for the quota, any channel for the cadence.
         quota_channels=frozenset(entry.get("quota_channels", QUOTA_CHANNELS)),
         cadence_days=int(entry.get("cadence_days", CADENCE_DAYS)),
         cadence_channels=frozenset(entry.get("cadence_channels", CADENCE_CHANNELS)),

@@ -1,7 +1,7 @@
 """A grievance (诉求) or dispute and its way from filing to close-out (销号).
 
 filed → assigned → in_progress → resolved → closed, with decline, escalate,
-extend, urge, reopen on unsatisfied feedback, withdraw and merge (DOMAIN.md).
+extend, urge, reopen on unsatisfied feedback, withdraw and merge.
 """
 
 from __future__ import annotations

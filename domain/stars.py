@@ -56,7 +56,7 @@ class StarCriterion:
         return f"{self.measure} {bound}: {MEASURES[self.measure]}"
 
 
-# What a version that does not say counts (DOMAIN.md, Visits): the weekly quota counts
+# What a version that does not say counts: the weekly quota counts
 # households visited in person (上门走访); the 90-day cadence counts any channel.
 QUOTA_CHANNELS = frozenset({VisitChannel.IN_PERSON.value})
 CADENCE_CHANNELS = frozenset(channel.value for channel in VisitChannel)

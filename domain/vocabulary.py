@@ -1,4 +1,4 @@
-"""The closed word lists of the domain (DOMAIN.md, API.md enums)."""
+"""The closed word lists of the domain."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class Rating(StrEnum):
 
 
 class FeedbackVia(StrEnum):
-    """Which way a resident's verdict reached the record (DOMAIN.md: 回访)."""
+    """Which way a resident's verdict reached the record (回访)."""
 
     CALLBACK = "callback"  # a supervisor or another cadre called the resident
     RESIDENT_LINK = "resident_link"  # the resident answered a one-time link

@@ -30,7 +30,7 @@ CADENCE = timedelta(days=90)
 LATE_AFTER = timedelta(hours=48)
 WEEKLY_QUOTA = 20
 # The shipped criteria (2026.1) name no channels: the quota counts households visited in
-# person, the cadence any channel (DOMAIN.md, Visits).
+# person, the cadence any channel (the visit rules in the README).
 QUOTA_CHANNELS = frozenset({"in_person"})
 OPEN = frozenset({"filed", "assigned", "in_progress"})
 PAGE = 5000
@@ -325,7 +325,7 @@ class ReferenceReports:
         return last is not None and self.now - last <= CADENCE
 
     def is_satisfied(self, household: HouseholdFacts, life_event: LifeEventFacts) -> bool:
-        # DOMAIN.md: an in-person visit, not voided, by anyone, with purpose mandatory
+        # The rule: an in-person visit, not voided, by anyone, with purpose mandatory
         # naming the life event, with visited_at at or after local midnight of occurred_on.
         # A routine visit that happens to come later does not discharge it.
         start = self.midnight(life_event.occurred_on)
@@ -390,7 +390,7 @@ class ReferenceReports:
                 and visit.household_id in in_scope
                 and week_start <= visit.visited_at < week_end
             ]
-            # DOMAIN.md: the quota is about distinct households visited in person.
+            # The rule: the quota is about distinct households visited in person.
             visited = {v.household_id for v in visits if v.channel in QUOTA_CHANNELS}
             items.append(
                 {
@@ -543,7 +543,7 @@ class ReferenceReports:
                 visit
                 for visit in self.history.visits.values()
                 if visit.household_id in in_scope
-                # Reading: late-logged is recomputed from DOMAIN.md ("recorded more
+                # Reading: late-logged is recomputed from the rule ("recorded more
                 # than 48 hours after it happened"), not read from the event's flag.
                 and visit.recorded_at - visit.visited_at > LATE_AFTER
                 and within(visit.recorded_at.astimezone(self.zone).date(), date_from, date_to)

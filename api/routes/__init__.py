@@ -1,1 +1,1 @@
-"""Routers, one per part of API.md."""
+"""Routers, one per part of the HTTP API."""

@@ -1,4 +1,4 @@
-"""Grievances: filing, and each step of the case's lifecycle (API.md table)."""
+"""Grievances: filing, and each step of the case's lifecycle."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from tests.e2e.conftest import PROBLEM
 
 Dump = dict[tuple[str, str], list[dict[str, Any]]]
 
-# The reads of API.md that the app serves, for every role that may read them.
+# The reads of the HTTP contract that the app serves, for every role that may read them.
 LISTS = ("/v1/me", "/v1/communities", "/v1/households", "/v1/visits", "/v1/grievances")
 REPORTS = (
     "/v1/policies",

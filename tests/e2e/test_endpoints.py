@@ -1,4 +1,4 @@
-"""Every endpoint of API.md (organisation, households, visits, grievances, operations) over HTTP."""
+"""Every endpoint of the HTTP contract (organisation, households, visits, grievances, operations) over HTTP."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_openapi_describes_every_contract_operation(server: LiveServer) -> None:
 
     described = {(method, shape(path)) for path, item in paths.items() for method in item}
     missing = [f"{m.upper()} {p}" for m, p in CONTRACT_OPERATIONS if (m, shape(p)) not in described]
-    assert not missing, f"operations of API.md missing from /openapi.json: {missing}"
+    assert not missing, f"operations of the HTTP contract missing from /openapi.json: {missing}"
 
 
 # -- organisation and accounts ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Feedback (回访) is never recorded by the cadre being judged (DOMAIN.md, API.md "Grievances").
+"""Feedback (回访) is never recorded by the cadre being judged (the domain rules, the HTTP contract "Grievances").
 
 A supervisor or another cadre makes the callback, or the resident answers a
 one-time link that needs no account; the record, the history and the ledger

@@ -1,4 +1,4 @@
-"""Every command of API.md, driven over HTTP with generated hostile input (hypothesis).
+"""Every command of the HTTP contract, driven over HTTP with generated hostile input (hypothesis).
 
 Bodies are valid ones with some fields swapped for hostile values: control characters,
 NUL, bidi overrides, lone surrogates, huge strings, emoji, SQL, numbers where text is
@@ -300,7 +300,7 @@ def encoded(body: Any) -> bytes:
 
 @dataclass
 class Command:
-    """One command of API.md: who sends it, where, and a body that would succeed."""
+    """One command of the HTTP contract: who sends it, where, and a body that would succeed."""
 
     label: str
     by: Callable[[], Account]
@@ -330,7 +330,7 @@ def scene(world: World) -> Scene:
 
 
 def command_groups(world: World, s: Scene) -> list[list[Command]]:
-    """Every command of API.md, in groups that share a budget of examples."""
+    """Every command of the HTTP contract, in groups that share a budget of examples."""
     cadre, supervisor, admin = (
         (lambda: world.cadre),
         (lambda: world.supervisor),

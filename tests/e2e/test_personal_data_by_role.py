@@ -1,4 +1,4 @@
-"""Personal data by role, on every endpoint that returns it (API.md, Roles and jurisdiction).
+"""Personal data by role, on every endpoint that returns it (the HTTP contract, Roles and jurisdiction).
 
 One household of xingfu grid g1 with distinctive personal data (head name, phone, ID
 number) and grievances of it whose ``parties`` name other people. Every endpoint is

@@ -1,4 +1,4 @@
-"""Reports and the grievance ledger over HTTP (API.md, Reports; README, "Reports: exact definitions").
+"""Reports and the grievance ledger over HTTP (the HTTP contract, Reports; README, "Reports: exact definitions").
 
 Read-your-writes: after every command, a report asked with ``consistent_with``
 set to the command's ``Log-Position`` shows exactly that command's effect and
@@ -967,7 +967,7 @@ def test_a_report_asked_for_a_position_beyond_the_head_is_422_at_once(world: Wor
     assert time.monotonic() - started < 2
 
 
-# -- the weekly quota and the mandatory visits (DOMAIN.md, Visits) ------------------------------
+# -- the weekly quota and the mandatory visits (the domain rules, Visits) ------------------------------
 
 
 def workload_rows(world: World, position: int, week: str) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Who may do what, where (API.md, Roles and jurisdiction), over HTTP.
+"""Who may do what, where (the HTTP contract, Roles and jurisdiction), over HTTP.
 
 Every command endpoint is called by every kind of caller, each on fresh
 resources of the community ``xingfu`` brought to the state the command needs:

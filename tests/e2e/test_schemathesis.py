@@ -110,7 +110,7 @@ def explore(
     )
     @given(case=strategy)
     def probe(case: Any) -> None:
-        # A position beyond the log's head is answered 503 after 10 s, as API.md says:
+        # A position beyond the log's head is answered 503 after 10 s, as the HTTP contract says:
         # that wait is tested on its own, not here.
         if isinstance(case.query, dict):
             case.query.pop("consistent_with", None)

@@ -1,6 +1,6 @@
 """Stars, published policies and the in-process deadline watcher, over HTTP.
 
-``GET /v1/reports/stars`` per cadre (API.md, Reports; DOMAIN.md, Star rating),
+``GET /v1/reports/stars`` per cadre (the HTTP contract, Reports; the domain rules, Star rating),
 ``GET /v1/policies``, and a server of our own whose watcher runs every quarter
 second (``ANJU_DEADLINE_WATCH_SECONDS``): a case logged late gets its missed
 deadlines recorded by ``system``, once each, whatever the number of rounds.
@@ -98,7 +98,7 @@ def by_star(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def assert_star_board(body: dict[str, Any], month: str) -> None:
-    """The API.md shape: every cadre has all seven stars, split into earned and not."""
+    """The the HTTP contract shape: every cadre has all seven stars, split into earned and not."""
     assert body["month"] == month
     assert body["criteria_version"] == "2026.1"
     assert isinstance(body["final"], bool)

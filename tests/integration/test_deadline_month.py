@@ -4,7 +4,7 @@ One community, three cadres, a month of scripted casework (Asia/Shanghai) on a
 controlled clock; the watcher runs every six hours and at a few awkward moments,
 interleaved with the commands in time order. What the log must then hold and the
 stars for 2026-11 are worked out here from the script's own plain data (times,
-kinds, channels, the life event a visit answers) by small functions that follow the rules (DOMAIN.md and the
+kinds, channels, the life event a visit answers) by small functions that follow the rules (the README and the
 issue), never by the service's deadline or star code. Then a policy change
 mid-month: a case keeps the deadline policy in effect when it was received, and
 stars are judged by the criteria in effect at the moment they are judged.

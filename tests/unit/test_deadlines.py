@@ -26,7 +26,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 DEFAULTS = {
-    # urgency: (respond within, resolve within), DOMAIN.md
+    # urgency: (respond within, resolve within)
     "emergency": (2 * HOUR, 24 * HOUR),
     "urgent": (24 * HOUR, 3 * DAY),
     "normal": (3 * DAY, 15 * DAY),

@@ -1,4 +1,4 @@
-"""The grievance lifecycle (API.md's command table) with no I/O: construct, command, inspect."""
+"""The grievance lifecycle (its command table) with no I/O: construct, command, inspect."""
 
 from __future__ import annotations
 
