@@ -1,8 +1,8 @@
 """The keyed blind index of national ID numbers: who holds a number, without the number.
 
 Each entry is HMAC-SHA256 of the normalised ID number under the blind-index key
-(``ANJU_BLIND_INDEX_KEY``, separate from the master key and, like it, never kept
-in the database). Without that key the digests cannot be tested against guessed
+(``ANJU_BLIND_INDEX_KEY``, or else a random key kept in the key store wrapped by
+the master key; never the master key itself, never in clear). Without that key the digests cannot be tested against guessed
 numbers, as a plain hash of an 18-character ID could be. The digest is the
 primary key, so two households can never hold one number; erasing a household
 deletes its entry, after which the number matches nothing.
@@ -10,11 +10,8 @@ deletes its entry, after which the number matches nothing.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import secrets
 import sqlite3
 import threading
 from pathlib import Path
@@ -24,6 +21,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from domain.national_id import normalise_national_id
+from infrastructure.vault import load_key
 
 # Where the blind-index key is kept in the key store when no setting names one.
 BLIND_INDEX_KEY_ID = UUID("6e1d6f1c-8a8b-5b1e-9c43-0b1a2d5e7f10")
@@ -35,28 +33,9 @@ class BlindIndexKeyError(Exception):
 
 def load_blind_index_key(value: str | None, path: Path | None) -> bytes:
     """The blind-index key (base64 of 32 bytes) from text or a file holding it."""
-    if value is None and path is not None:
-        try:
-            value = path.read_text("ascii").strip()
-        except OSError as error:
-            raise BlindIndexKeyError(
-                f"cannot read the blind-index key file {path}: {error}"
-            ) from None
-    if not value:
-        raise BlindIndexKeyError(
-            "set ANJU_BLIND_INDEX_KEY or ANJU_BLIND_INDEX_KEY_FILE (base64 of 32 bytes)"
-        )
-    try:
-        key = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BlindIndexKeyError("the blind-index key is not valid base64") from None
-    if len(key) != 32:
-        raise BlindIndexKeyError("the blind-index key must be 32 bytes")
-    return key
-
-
-def new_blind_index_key_text() -> str:
-    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    return load_key(
+        value, path, name="blind-index key", setting="ANJU_BLIND_INDEX_KEY", error=BlindIndexKeyError
+    )
 
 
 def blind_digest(key: bytes, id_number: str) -> str:

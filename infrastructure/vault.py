@@ -47,19 +47,26 @@ class MasterKeyError(Exception):
 
 def load_master_key(value: str | None, path: Path | None) -> bytes:
     """The 32-byte master key from base64 text or a file holding that text."""
+    return load_key(value, path, name="master key", setting="ANJU_MASTER_KEY", error=MasterKeyError)
+
+
+def load_key(
+    value: str | None, path: Path | None, *, name: str, setting: str, error: type[Exception]
+) -> bytes:
+    """A 32-byte key from base64 text or a file holding it; ``error`` says what is wrong."""
     if value is None and path is not None:
         try:
             value = path.read_text("ascii").strip()
-        except OSError as error:
-            raise MasterKeyError(f"cannot read the master key file {path}: {error}") from None
+        except OSError as failure:
+            raise error(f"cannot read the {name} file {path}: {failure}") from None
     if not value:
-        raise MasterKeyError("set ANJU_MASTER_KEY or ANJU_MASTER_KEY_FILE (base64 of 32 bytes)")
+        raise error(f"set {setting} or {setting}_FILE (base64 of 32 bytes)")
     try:
         key = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise MasterKeyError("the master key is not valid base64") from None
+        raise error(f"the {name} is not valid base64") from None
     if len(key) != 32:
-        raise MasterKeyError("the master key must be 32 bytes")
+        raise error(f"the {name} must be 32 bytes")
     return key
 
 
